@@ -1,0 +1,302 @@
+// A thin JSON client for the Kubernetes REST API on Bun's own fetch. Bun's fetch takes
+// `tls: {ca, cert, key}` per request and honours it; client-node's transport does not (its undici
+// dispatcher is a stub under Bun). Every call is bounded by a deadline; watches are bounded only
+// until the response headers arrive and are then kept alive by the caller's watchdog.
+
+import type { KubeAccess } from "./kubeconfig";
+import { KubeApiError, errorFromResponse } from "./errors";
+
+export type KubeVerb = "get" | "list" | "create" | "update" | "patch" | "delete" | "deletecollection";
+export type PatchType = "merge" | "json" | "strategic" | "apply";
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface KubeObserver {
+  /** One call per request; code is the HTTP status as a string, or "error" / "timeout". */
+  request?(verb: string, code: string, seconds: number): void;
+  /** One call per informer watch restart; reason is timeout | gone | error | stall. */
+  watchRestart?(resource: string, reason: string): void;
+}
+
+export interface KubeClientOptions {
+  /** Default deadline of a request, and of a watch until its response headers arrive. */
+  timeoutMs: number;
+  observer?: KubeObserver;
+}
+
+export interface KubeRequest {
+  verb: KubeVerb;
+  path: string;
+  query?: Query;
+  body?: unknown;
+  patchType?: PatchType;
+  /** Resource name for messages and metrics, e.g. "sandboxes.agents.x-k8s.io". */
+  resource: string;
+  namespace?: string;
+  name?: string;
+  timeoutMs?: number;
+}
+
+export interface WatchRequest {
+  path: string;
+  query: Query;
+  resource: string;
+  namespace?: string;
+  signal: AbortSignal;
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+export interface WatchEvent<T> {
+  type: WatchEventType;
+  object: T;
+}
+
+const METHOD: Record<KubeVerb, string> = {
+  get: "GET",
+  list: "GET",
+  create: "POST",
+  update: "PUT",
+  patch: "PATCH",
+  delete: "DELETE",
+  deletecollection: "DELETE",
+};
+
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  strategic: "application/strategic-merge-patch+json",
+  apply: "application/apply-patch+yaml",
+};
+
+export class KubeClient {
+  readonly access: KubeAccess;
+  private readonly timeoutMs: number;
+  readonly observer: KubeObserver | undefined;
+
+  constructor(access: KubeAccess, opts: KubeClientOptions) {
+    this.access = access;
+    this.timeoutMs = opts.timeoutMs;
+    this.observer = opts.observer;
+  }
+
+  /** GET /version: the cheapest authenticated-transport check (readiness, doctor). */
+  async version(): Promise<{ gitVersion: string; [k: string]: unknown }> {
+    return this.request({ verb: "get", path: "/version", resource: "version" });
+  }
+
+  async request<T>(req: KubeRequest): Promise<T> {
+    const ctx = errorContext(req.verb, req);
+    const headers: Record<string, string> = { Accept: "application/json" };
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      // JSON is valid YAML, so apply-patch bodies are sent as JSON too.
+      body = JSON.stringify(req.body);
+      headers["Content-Type"] = req.verb === "patch" ? PATCH_CONTENT_TYPE[req.patchType ?? "merge"] : "application/json";
+    }
+    if (req.verb === "patch" && req.patchType === "apply" && !req.query?.fieldManager) {
+      throw new TypeError(`patch ${req.resource}: server-side apply needs query.fieldManager`);
+    }
+    const started = performance.now();
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    let res: Response;
+    let text: string;
+    try {
+      Object.assign(headers, await this.access.auth());
+      res = await fetch(this.url(req.path, req.query), {
+        ...this.fetchOptions(),
+        method: METHOD[req.verb],
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const e = transportError(ctx, err, timeoutMs, this.access.server);
+      this.observe(req.verb, e.reason === "Timeout" ? "timeout" : "error", started);
+      throw e;
+    }
+    this.observe(req.verb, String(res.status), started);
+    if (!res.ok) throw errorFromResponse(ctx, res.status, text, res.headers.get("retry-after"));
+    if (text === "") return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new KubeApiError({ ...ctx, status: res.status, reason: "InvalidResponse", detail: "response body is not JSON" });
+    }
+  }
+
+  /**
+   * Streaming GET with watch=1. The deadline covers connecting and the response headers only;
+   * after that the stream lives until the server ends it (timeoutSeconds), the caller aborts
+   * `signal`, or the connection breaks. Ends quietly when `signal` aborts.
+   */
+  async *watch<T>(req: WatchRequest): AsyncGenerator<WatchEvent<T>, void, undefined> {
+    const ctx = errorContext("watch", req);
+    const started = performance.now();
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort(req.signal.reason);
+    if (req.signal.aborted) return;
+    req.signal.addEventListener("abort", onAbort, { once: true });
+    let headersTimedOut = false;
+    const headerTimer = setTimeout(() => {
+      headersTimedOut = true;
+      ctrl.abort(new DOMException("watch response headers did not arrive in time", "TimeoutError"));
+    }, this.timeoutMs);
+    try {
+      let res: Response;
+      try {
+        const headers = { Accept: "application/json", ...(await this.access.auth()) };
+        res = await fetch(this.url(req.path, { ...req.query, watch: 1 }), {
+          ...this.fetchOptions(),
+          method: "GET",
+          headers,
+          signal: ctrl.signal,
+          // Bun applies an idle timeout (5 min default) to every fetch; a quiet watch is healthy,
+          // and liveness is the caller's watchdog's job.
+          timeout: false,
+        });
+      } catch (err) {
+        if (req.signal.aborted) return;
+        const e = transportError(ctx, headersTimedOut ? timeoutErr() : err, this.timeoutMs, this.access.server);
+        this.observe("watch", e.reason === "Timeout" ? "timeout" : "error", started);
+        throw e;
+      } finally {
+        clearTimeout(headerTimer);
+      }
+      this.observe("watch", String(res.status), started);
+      if (!res.ok || !res.body) {
+        const text = await res.text().catch(() => "");
+        throw errorFromResponse(ctx, res.status, text, res.headers.get("retry-after"));
+      }
+      yield* readNdjson<WatchEvent<T>>(res.body, ctx, req.signal, this.access.server);
+    } finally {
+      clearTimeout(headerTimer);
+      req.signal.removeEventListener("abort", onAbort);
+      // Ends the HTTP stream when the consumer stops early (break, throw, stall abort).
+      ctrl.abort();
+    }
+  }
+
+  private url(path: string, query?: Query): string {
+    let url = this.access.server + (path.startsWith("/") ? path : `/${path}`);
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));
+    const s = qs.toString();
+    if (s) url += (url.includes("?") ? "&" : "?") + s;
+    return url;
+  }
+
+  private fetchOptions(): BunFetchRequestInit {
+    const t = this.access.tls;
+    return {
+      tls: {
+        rejectUnauthorized: t.rejectUnauthorized,
+        ...(t.ca !== undefined ? { ca: t.ca } : {}),
+        ...(t.cert !== undefined ? { cert: t.cert } : {}),
+        ...(t.key !== undefined ? { key: t.key } : {}),
+        ...(t.serverName !== undefined ? { serverName: t.serverName } : {}),
+      },
+      ...(this.access.proxyUrl ? { proxy: this.access.proxyUrl } : {}),
+      redirect: "error",
+    };
+  }
+
+  private observe(verb: string, code: string, started: number): void {
+    try {
+      this.observer?.request?.(verb, code, (performance.now() - started) / 1000);
+    } catch {
+      // metrics must never fail a request
+    }
+  }
+}
+
+async function* readNdjson<E>(
+  body: ReadableStream<Uint8Array>,
+  ctx: ErrorContext,
+  signal: AbortSignal,
+  server: string,
+): AsyncGenerator<E, void, undefined> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (signal.aborted) return;
+        throw transportError(ctx, err, 0, server);
+      }
+      if (chunk.done) break;
+      buf += decoder.decode(chunk.value, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line !== "") yield parseEvent<E>(line, ctx);
+      }
+    }
+    buf += decoder.decode();
+    if (buf.trim() !== "") yield parseEvent<E>(buf.trim(), ctx);
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+function parseEvent<E>(line: string, ctx: ErrorContext): E {
+  try {
+    const ev = JSON.parse(line) as { type?: unknown; object?: unknown };
+    if (typeof ev?.type === "string" && ev.object !== undefined) return ev as E;
+  } catch {
+    // fall through
+  }
+  throw new KubeApiError({ ...ctx, status: 0, reason: "InvalidResponse", detail: "watch stream carried a line that is not a watch event" });
+}
+
+interface ErrorContext {
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+function errorContext(verb: string, req: { resource: string; namespace?: string; name?: string }): ErrorContext {
+  return {
+    verb,
+    resource: req.resource,
+    ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
+    ...(req.name !== undefined ? { name: req.name } : {}),
+  };
+}
+
+function timeoutErr(): Error {
+  return new DOMException("timed out", "TimeoutError");
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO|TLS|SSL|HANDSHAKE/i;
+
+/** Map a fetch rejection (no HTTP response) to a status-0 KubeApiError with a stable reason. */
+export function transportError(ctx: ErrorContext, err: unknown, timeoutMs: number, server: string): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  const e = err as { name?: string; code?: string; message?: string };
+  const code = e?.code ?? "";
+  const msg = e?.message ?? String(err);
+  let reason = "NetworkError";
+  let detail: string;
+  if (e?.name === "TimeoutError" || code === "ETIMEDOUT" || code === "Timeout") {
+    reason = "Timeout";
+    detail = timeoutMs > 0 ? `no response from ${server} within ${timeoutMs} ms` : `timed out talking to ${server}`;
+  } else if (e?.name === "AbortError") {
+    reason = "Aborted";
+    detail = `request to ${server} was aborted`;
+  } else if (code === "ConnectionRefused" || code === "ECONNREFUSED") {
+    reason = "ConnectionRefused";
+    detail = `connection to ${server} refused`;
+  } else if (TLS_CODES.test(code)) {
+    reason = "TLSError";
+    detail = `TLS handshake with ${server} failed: ${code}${msg && !msg.includes(code) ? ` (${msg})` : ""}`;
+  } else {
+    detail = `${code ? `${code}: ` : ""}${msg} (server ${server})`;
+  }
+  return new KubeApiError({ ...ctx, status: 0, reason, detail, cause: err });
+}

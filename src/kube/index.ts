@@ -1,0 +1,24 @@
+// The Kubernetes edge: kubeconfig → Bun-fetch transport → typed errors → list+watch cache.
+export { loadKubeAccess, TokenFile, type KubeAccess, type KubeTls, type LoadKubeAccessOptions } from "./kubeconfig";
+export {
+  KubeApiError,
+  isKubeApiError,
+  isNotFound,
+  isConflict,
+  isGone,
+  reasonForStatus,
+  type KubeApiErrorInit,
+} from "./errors";
+export {
+  KubeClient,
+  type KubeClientOptions,
+  type KubeObserver,
+  type KubeRequest,
+  type KubeVerb,
+  type PatchType,
+  type Query,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchRequest,
+} from "./client";
+export { Informer, type InformerEvent, type InformerOptions, type ObjectMetaLike, type RestartReason } from "./informer";

@@ -1,0 +1,387 @@
+// client-go's reflector + store, small: LIST into a local cache, WATCH from the list's
+// resourceVersion, relist (diffed against the cache) on 410 Gone, re-watch with jittered backoff
+// on anything else, and a watchdog for streams that go silent without closing (a dead NAT entry
+// or a half-open TCP connection never errors on its own).
+
+import { consola } from "consola";
+import type { KubeClient, KubeObserver, WatchEvent } from "./client";
+import { KubeApiError, errorFromStatusObject, isKubeApiError } from "./errors";
+
+const log = consola.withTag("kube");
+
+export interface ObjectMetaLike {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+}
+
+export type InformerEvent<T> =
+  | { type: "added" | "modified" | "deleted"; object: T; old?: T }
+  | { type: "synced" };
+
+export type RestartReason = "timeout" | "gone" | "error" | "stall";
+
+export interface InformerOptions<T> {
+  client: KubeClient;
+  /** Name for messages and metrics, e.g. "sandboxes.agents.x-k8s.io". */
+  resource: string;
+  /** Collection path, e.g. /apis/agents.x-k8s.io/v1alpha1/namespaces/ns/sandboxes. */
+  listPath: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** limit per LIST page; 0 or unset = 500. */
+  pageSize?: number;
+  /** Server-side watch timeoutSeconds before ±20% jitter. Default 300. */
+  watchTimeoutSeconds?: number;
+  /** Re-watch if nothing (not even a BOOKMARK) arrives for this long. Default timeoutSeconds + 60 s. */
+  inactivityMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+  onEvent?: (ev: InformerEvent<T>) => void;
+  /** Metrics hooks; defaults to the observer the client was built with. */
+  observer?: KubeObserver;
+}
+
+interface ListResponse<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: T[];
+}
+
+type WatchOutcome = RestartReason | "stopped";
+
+/** Raised inside a watch to turn a 410 (at start or in-stream) into a relist. */
+class GoneSignal extends Error {}
+
+export class Informer<T extends ObjectMetaLike> {
+  private readonly opts: InformerOptions<T>;
+  private readonly cache = new Map<string, T>();
+  private readonly handlers = new Set<(ev: InformerEvent<T>) => void>();
+  private resourceVersion: string | undefined;
+  private synced = false;
+  private error: string | undefined;
+  private stopCtrl: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private syncWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
+
+  constructor(opts: InformerOptions<T>) {
+    this.opts = opts;
+    if (opts.onEvent) this.handlers.add(opts.onEvent);
+  }
+
+  /** Add a consumer; all consumers share this one watch. Returns the unsubscribe function. */
+  addHandler(fn: (ev: InformerEvent<T>) => void): () => void {
+    this.handlers.add(fn);
+    return () => this.handlers.delete(fn);
+  }
+
+  start(): void {
+    if (this.stopCtrl) return;
+    this.stopCtrl = new AbortController();
+    this.loop = this.run(this.stopCtrl.signal);
+  }
+
+  /** Aborts the open request and any backoff wait; resolves once nothing is left running. */
+  async stop(): Promise<void> {
+    const ctrl = this.stopCtrl;
+    if (!ctrl) return;
+    ctrl.abort();
+    await this.loop;
+    this.stopCtrl = undefined;
+    this.loop = undefined;
+    for (const w of this.syncWaiters) w.reject(new Error(`informer for ${this.opts.resource} stopped before it synced`));
+    this.syncWaiters.clear();
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.cache.get(cacheKey(namespace, name));
+  }
+
+  /** The most recent failure since the last successful list or event; undefined when healthy. */
+  lastError(): string | undefined {
+    return this.error;
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (e: unknown) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        this.syncWaiters.delete(waiter);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.syncWaiters.add(waiter);
+    });
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    let needList = true;
+    while (!signal.aborted) {
+      let reason: RestartReason;
+      let wait = false;
+      let failure: unknown;
+      try {
+        if (needList) {
+          await this.relist(signal);
+          needList = false;
+          attempt = 0;
+          if (signal.aborted) break;
+        }
+        const started = performance.now();
+        const { outcome, events } = await this.watchOnce(signal, () => {
+          attempt = 0;
+        });
+        if (outcome === "stopped") break;
+        reason = outcome;
+        if (outcome === "gone") {
+          needList = true;
+          log.debug(`watch ${this.opts.resource}: resourceVersion expired, relisting`);
+        } else if (outcome === "stall") {
+          this.error = `watch ${this.opts.resource}: no event or bookmark for ${this.inactivityMs(this.watchTimeout()) / 1000}s; re-watching`;
+          log.warn(this.error);
+          wait = true;
+        } else {
+          log.debug(`watch ${this.opts.resource}: stream ended after ${events} events; re-watching from ${this.resourceVersion}`);
+          // A server (or proxy) that closes every watch at once would otherwise spin us.
+          wait = events === 0 && performance.now() - started < 1000;
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        reason = "error";
+        if (err instanceof GoneSignal || isKubeApiError(err, 410)) {
+          // A 410 while listing (a page's continue token expired): start the list over.
+          reason = "gone";
+          needList = true;
+        } else {
+          failure = err;
+          this.error = describe(err);
+          log.warn(`${this.error}; retrying`);
+          wait = true;
+          if (this.resourceVersion === undefined) needList = true;
+        }
+      }
+      this.reportRestart(reason);
+      if (wait) {
+        const delay = this.backoffDelay(attempt++, failure);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private async relist(signal: AbortSignal): Promise<void> {
+    const { client, listPath, resource } = this.opts;
+    const limit = this.opts.pageSize && this.opts.pageSize > 0 ? this.opts.pageSize : 500;
+    const items: T[] = [];
+    let cont: string | undefined;
+    let rv: string | undefined;
+    let paged = true;
+    do {
+      let page: ListResponse<T>;
+      try {
+        page = await client.request<ListResponse<T>>({
+          verb: "list",
+          path: listPath,
+          resource,
+          query: {
+            labelSelector: this.opts.labelSelector,
+            fieldSelector: this.opts.fieldSelector,
+            ...(paged ? { limit } : {}),
+            continue: cont,
+          },
+        });
+      } catch (err) {
+        if (cont !== undefined && isKubeApiError(err, 410)) {
+          // The continue token expired mid-list; fall back to one unpaged list, as client-go does.
+          items.length = 0;
+          cont = undefined;
+          paged = false;
+          continue;
+        }
+        throw err;
+      }
+      if (signal.aborted) return;
+      items.push(...(page.items ?? []));
+      rv = page.metadata?.resourceVersion;
+      cont = page.metadata?.continue || undefined;
+    } while (cont !== undefined);
+
+    this.error = undefined;
+    this.resourceVersion = rv;
+    const fresh = new Map<string, T>();
+    for (const item of items) fresh.set(keyOf(item), item);
+    for (const [key, old] of [...this.cache]) {
+      if (!fresh.has(key)) {
+        this.cache.delete(key);
+        this.emit({ type: "deleted", object: old, old });
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.emit({ type: "added", object: obj });
+      else if (rvOf(old) !== rvOf(obj)) this.emit({ type: "modified", object: obj, old });
+    }
+    this.synced = true;
+    this.emit({ type: "synced" });
+    for (const w of this.syncWaiters) w.resolve();
+    this.syncWaiters.clear();
+    log.debug(`list ${resource}: ${items.length} objects at resourceVersion ${rv ?? "(none)"}`);
+  }
+
+  private async watchOnce(stop: AbortSignal, onProgress: () => void): Promise<{ outcome: WatchOutcome; events: number }> {
+    const timeoutSeconds = this.watchTimeout();
+    const inactivityMs = this.inactivityMs(timeoutSeconds);
+    const ctrl = new AbortController();
+    const onStop = () => ctrl.abort();
+    stop.addEventListener("abort", onStop, { once: true });
+    let stalled = false;
+    const watchdog = setTimeout(() => {
+      stalled = true;
+      ctrl.abort();
+    }, inactivityMs);
+    let events = 0;
+    try {
+      const stream = this.opts.client.watch<T>({
+        path: this.opts.listPath,
+        resource: this.opts.resource,
+        signal: ctrl.signal,
+        query: {
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+        },
+      });
+      for await (const ev of stream) {
+        watchdog.refresh();
+        events++;
+        this.apply(ev);
+        onProgress();
+      }
+    } catch (err) {
+      if (stop.aborted) return { outcome: "stopped", events };
+      if (stalled) return { outcome: "stall", events };
+      if (err instanceof GoneSignal || isKubeApiError(err, 410)) return { outcome: "gone", events };
+      throw err;
+    } finally {
+      clearTimeout(watchdog);
+      stop.removeEventListener("abort", onStop);
+      ctrl.abort();
+    }
+    if (stop.aborted) return { outcome: "stopped", events };
+    if (stalled) return { outcome: "stall", events };
+    return { outcome: "timeout", events };
+  }
+
+  private apply(ev: WatchEvent<T>): void {
+    if (ev.type === "ERROR") {
+      const err = errorFromStatusObject({ verb: "watch", resource: this.opts.resource }, ev.object);
+      if (err.status === 410 || err.reason === "Expired" || err.reason === "Gone") throw new GoneSignal(err.message);
+      throw err;
+    }
+    const obj = ev.object;
+    const rv = rvOf(obj);
+    this.error = undefined;
+    if (ev.type === "BOOKMARK") {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const key = keyOf(obj);
+    const old = this.cache.get(key);
+    if (ev.type === "DELETED") {
+      this.cache.delete(key);
+      this.emit({ type: "deleted", object: obj, ...(old ? { old } : {}) });
+    } else if (ev.type === "ADDED" || ev.type === "MODIFIED") {
+      this.cache.set(key, obj);
+      this.emit(old ? { type: "modified", object: obj, old } : { type: "added", object: obj });
+    } else {
+      log.debug(`watch ${this.opts.resource}: ignoring event type ${String(ev.type)}`);
+      return;
+    }
+    if (rv) this.resourceVersion = rv;
+  }
+
+  private emit(ev: InformerEvent<T>): void {
+    for (const h of this.handlers) {
+      try {
+        h(ev);
+      } catch (err) {
+        log.warn(`informer ${this.opts.resource}: event handler threw: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+  }
+
+  private reportRestart(reason: RestartReason): void {
+    try {
+      (this.opts.observer ?? this.opts.client.observer)?.watchRestart?.(this.opts.resource, reason);
+    } catch {
+      // metrics must never stop the informer
+    }
+  }
+
+  private watchTimeout(): number {
+    const base = this.opts.watchTimeoutSeconds ?? 300;
+    return Math.max(1, Math.round(base * (0.8 + Math.random() * 0.4)));
+  }
+
+  private inactivityMs(timeoutSeconds: number): number {
+    return this.opts.inactivityMs ?? (timeoutSeconds + 60) * 1000;
+  }
+
+  /** Full jitter: uniform in [0, min(max, initial·2^attempt)]. */
+  private backoffDelay(attempt: number, err: unknown): number {
+    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+    const jittered = Math.random() * cap;
+    // A 429/503 with Retry-After (API priority and fairness) asks for at least that long.
+    const retryAfterMs = err instanceof KubeApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+    return Math.min(maxMs, Math.max(jittered, retryAfterMs));
+  }
+}
+
+function keyOf(obj: ObjectMetaLike): string {
+  return cacheKey(obj.metadata?.namespace ?? "", obj.metadata?.name ?? "");
+}
+
+function cacheKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function rvOf(obj: ObjectMetaLike): string | undefined {
+  return obj.metadata?.resourceVersion;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof KubeApiError) return err.message;
+  return (err as Error)?.message ?? String(err);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
