@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Least-privilege kubeconfig for the driver:
+#   cluster/driver-kubeconfig.sh <serviceaccount-name> <rbac-yaml> <out-kubeconfig>
+# Applies the RBAC manifest (which must create/bind the ServiceAccount), mints a
+# 24h token for it and writes a kubeconfig with the cluster CA + that bearer
+# token (no client certificate). Namespace: $SA_NAMESPACE (default openshell-system).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $# -eq 3 ]] || { echo "usage: $0 <serviceaccount-name> <rbac-yaml> <out-kubeconfig>" >&2; exit 2; }
+sa="$1" rbac="$2" out="$3"
+ns="${SA_NAMESPACE:-openshell-system}"
+[[ -f "$rbac" ]] || die "RBAC manifest not found: $rbac"
+[[ -f "$STATE_FILE" ]] || die "cluster not set up ($STATE_FILE missing); run cluster/up.sh"
+load_state
+kc apply -f "$rbac" >/dev/null
+for _ in $(seq 50); do kc -n "$ns" get sa "$sa" >/dev/null 2>&1 && break; sleep 0.1; done
+kc -n "$ns" get sa "$sa" >/dev/null || die "ServiceAccount $ns/$sa does not exist after applying $rbac"
+token="$(kc -n "$ns" create token "$sa" --duration="${TOKEN_DURATION:-24h}")"
+mkdir -p "$(dirname "$out")"
+tmp="$(mktemp "$out.XXXX")"
+cat > "$tmp" <<EOK
+apiVersion: v1
+kind: Config
+clusters:
+- name: openshell-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 < "$PKI/ca.crt")
+users:
+- name: $ns-$sa
+  user:
+    token: $token
+contexts:
+- name: $ns-$sa@openshell-local
+  context:
+    cluster: openshell-local
+    namespace: $ns
+    user: $ns-$sa
+current-context: $ns-$sa@openshell-local
+EOK
+chmod 600 "$tmp"
+mv -f "$tmp" "$out"
+log "wrote $out (ServiceAccount $ns/$sa, bearer token)"

@@ -1,0 +1,166 @@
+# shellcheck shell=bash
+# Common helpers for cluster/*.sh. Source it; do not execute it.
+CLUSTER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$CLUSTER_SRC/.." && pwd)"
+# shellcheck source=versions.env
+source "$CLUSTER_SRC/versions.env"
+
+CLUSTER_DIR="${CLUSTER_DIR:-$REPO_ROOT/.cache/cluster}"
+BIN_DIR="${CLUSTER_BIN:-$CLUSTER_DIR/$K8S_VERSION/bin}"
+STATE_FILE="$CLUSTER_DIR/state.env"
+PKI="$CLUSTER_DIR/pki"
+LOGS="$CLUSTER_DIR/logs"
+ARGS_DIR="$CLUSTER_DIR/args"
+KCFG="$CLUSTER_DIR/kubeconfig"
+KCFG_DIR="$CLUSTER_DIR/kubeconfigs"
+
+# component name -> binary name (order = start order; down.sh stops in reverse)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok agent-sandbox-controller)
+# component name -> PID variable in state.env
+pid_var() {
+  case "$1" in
+    etcd) echo ETCD_PID ;;
+    kube-apiserver) echo APISERVER_PID ;;
+    kube-controller-manager) echo KCM_PID ;;
+    kube-scheduler) echo SCHEDULER_PID ;;
+    kwok) echo KWOK_PID ;;
+    agent-sandbox-controller) echo SANDBOX_CONTROLLER_PID ;;
+    *) echo "unknown component $1" >&2; return 1 ;;
+  esac
+}
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+
+kc() { "$BIN_DIR/kubectl" --kubeconfig "$KCFG" "$@"; }
+
+load_state() { [[ -f "$STATE_FILE" ]] && source "$STATE_FILE"; return 0; }
+
+# set_state KEY VALUE: replace or append KEY=VALUE in state.env
+set_state() {
+  local k="$1" v="$2" tmp
+  touch "$STATE_FILE"
+  tmp="$(mktemp "$STATE_FILE.XXXX")"
+  grep -v "^$k=" "$STATE_FILE" > "$tmp" || true
+  printf '%s=%q\n' "$k" "$v" >> "$tmp"
+  mv -f "$tmp" "$STATE_FILE"
+  printf -v "$k" '%s' "$v"
+}
+
+# pid_matches PID COMPONENT: true if PID is alive and runs $BIN_DIR/COMPONENT
+pid_matches() {
+  local pid="$1" comp="$2" argv0
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+  argv0="$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -n1)"
+  [[ "$argv0" == "$BIN_DIR/$comp" ]]
+}
+
+component_pid() { local v; v="$(pid_var "$1")"; echo "${!v:-}"; }
+
+tail_log() {
+  local f="$LOGS/$1.log"
+  if [[ -f "$f" ]]; then
+    echo "----- last 40 lines of $f -----" >&2
+    tail -n 40 "$f" >&2
+    echo "----- end of $1 log -----" >&2
+  fi
+}
+
+# start_component NAME ARGS... : launch $BIN_DIR/NAME detached, record args + pid
+start_component() {
+  local name="$1"; shift
+  mkdir -p "$LOGS" "$ARGS_DIR"
+  printf '%s\n' "$@" > "$ARGS_DIR/$name.args"
+  echo "=== $(date -u +%FT%TZ) starting $name" >> "$LOGS/$name.log"
+  # setsid: own session, survives the invoking shell; stdin from /dev/null.
+  setsid "$BIN_DIR/$name" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  local pid=$!
+  set_state "$(pid_var "$name")" "$pid"
+  log "started $name (pid $pid)"
+}
+
+# restart_component NAME: start again with exactly the recorded args
+restart_component() {
+  local name="$1" args=()
+  [[ -f "$ARGS_DIR/$name.args" ]] || die "no recorded args for $name ($ARGS_DIR/$name.args); run cluster/up.sh"
+  mapfile -t args < "$ARGS_DIR/$name.args"
+  start_component "$name" "${args[@]}"
+}
+
+# stop_component NAME: TERM the recorded pid if it is ours, wait, KILL after 15s
+stop_component() {
+  local name="$1" pid
+  pid="$(component_pid "$name")"
+  if [[ -z "$pid" ]]; then return 0; fi
+  if ! pid_matches "$pid" "$name"; then
+    log "$name: pid $pid is not running (or is not ours); skipping"
+    set_state "$(pid_var "$name")" ""
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 150; i++)); do
+    pid_matches "$pid" "$name" || break
+    sleep 0.1
+  done
+  if pid_matches "$pid" "$name"; then
+    log "$name (pid $pid) did not exit after 15s; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do pid_matches "$pid" "$name" || break; sleep 0.1; done
+  fi
+  set_state "$(pid_var "$name")" ""
+  log "stopped $name (pid $pid)"
+}
+
+# wait_for NAME TIMEOUT_SECONDS DESCRIPTION CMD... : poll CMD until success.
+# Fails fast (with the log tail) if the component's process died.
+wait_for() {
+  local name="$1" timeout="$2" what="$3"; shift 3
+  local deadline=$((SECONDS + timeout)) pid
+  pid="$(component_pid "$name" 2>/dev/null || true)"
+  while ! "$@" >/dev/null 2>&1; do
+    if [[ -n "$pid" ]] && ! pid_matches "$pid" "$name"; then
+      tail_log "$name"
+      die "$name exited while waiting for: $what (log: $LOGS/$name.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail_log "$name"
+      die "timed out after ${timeout}s waiting for $name: $what (log: $LOGS/$name.log)"
+    fi
+    sleep 0.2
+  done
+}
+
+port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# pick_port VAR: keep VAR's previous value if that port is free, else choose a
+# free port in 20000-32767 (below the kernel's ephemeral range) not already taken.
+_PICKED=" "
+pick_port() {
+  local var="$1" p="${!1:-}" i
+  if [[ -n "$p" && "$_PICKED" != *" $p "* ]] && ! port_in_use "$p"; then
+    _PICKED+="$p "
+    return 0
+  fi
+  for ((i = 0; i < 500; i++)); do
+    p=$((20000 + RANDOM % 12768))
+    [[ "$_PICKED" == *" $p "* ]] && continue
+    port_in_use "$p" && continue
+    _PICKED+="$p "
+    printf -v "$var" '%s' "$p"
+    return 0
+  done
+  die "could not find a free port for $var"
+}
+
+require_bins() {
+  local b
+  for b in "${COMPONENTS[@]}" kubectl; do
+    [[ -x "$BIN_DIR/$b" ]] || die "missing $BIN_DIR/$b — run 'just cluster-build' (bash cluster/build.sh) first"
+  done
+}
+
+apiserver_ready() {
+  curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Start the local Kubernetes control plane as plain processes on 127.0.0.1:
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (two fake
+# nodes) and the agent-sandbox controller (with its conversion webhook).
+# Idempotent: if everything is already up and healthy it says so and exits 0.
+# Env: CLUSTER_KEEP_DATA=1 keeps the etcd data of a previous run (default: fresh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$CLUSTER_SRC/pki.sh"
+
+CRD_SRC="${SANDBOX_CRD:-$REPO_ROOT/../shared/crds/agents.x-k8s.io_sandboxes.yaml}"
+SERVICE_CIDR=10.96.0.0/16
+POD_CIDR=10.244.0.0/16
+T_START=$SECONDS
+
+require_bins
+command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
+command -v curl >/dev/null || die "curl is required (apt-get install curl)"
+command -v ss >/dev/null || die "ss is required (apt-get install iproute2)"
+[[ -f "$CRD_SRC" ]] || die "Sandbox CRD not found at $CRD_SRC (set SANDBOX_CRD=...)"
+mkdir -p "$CLUSTER_DIR" "$LOGS" "$KCFG_DIR"
+load_state
+
+# ---- already up? -----------------------------------------------------------
+all_running=1
+any_running=0
+for c in "${COMPONENTS[@]}"; do
+  if pid_matches "$(component_pid "$c")" "$c"; then any_running=1; else all_running=0; fi
+done
+if ((all_running)) && [[ -n "${APISERVER_PORT:-}" ]] && apiserver_ready \
+  && kc get --raw /readyz >/dev/null 2>&1; then
+  log "cluster already up and healthy: apiserver https://127.0.0.1:$APISERVER_PORT, kubeconfig $KCFG"
+  exit 0
+fi
+if ((any_running)); then
+  log "cluster partially running; stopping it before a fresh start"
+  bash "$CLUSTER_SRC/down.sh"
+  load_state
+fi
+
+# ---- ports + state -----------------------------------------------------------
+_PICKED=" "
+for v in ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT \
+  SANDBOX_METRICS_PORT SANDBOX_HEALTH_PORT SANDBOX_WEBHOOK_PORT; do
+  pick_port "$v"
+done
+{
+  echo "# Written by cluster/up.sh; shell-sourceable. PIDs are empty when stopped."
+  printf '%s=%q\n' K8S_VERSION "$K8S_VERSION" BIN_DIR "$BIN_DIR" CLUSTER_DIR "$CLUSTER_DIR" \
+    KUBECONFIG "$KCFG" CA_FILE "$PKI/ca.crt" LOG_DIR "$LOGS" \
+    APISERVER_PORT "$APISERVER_PORT" APISERVER_URL "https://127.0.0.1:$APISERVER_PORT" \
+    ETCD_CLIENT_PORT "$ETCD_CLIENT_PORT" ETCD_PEER_PORT "$ETCD_PEER_PORT" \
+    KCM_PORT "$KCM_PORT" SCHEDULER_PORT "$SCHEDULER_PORT" KWOK_PORT "$KWOK_PORT" \
+    SANDBOX_METRICS_PORT "$SANDBOX_METRICS_PORT" SANDBOX_HEALTH_PORT "$SANDBOX_HEALTH_PORT" \
+    SANDBOX_WEBHOOK_PORT "$SANDBOX_WEBHOOK_PORT" \
+    SERVICE_CIDR "$SERVICE_CIDR" POD_CIDR "$POD_CIDR"
+  for c in "${COMPONENTS[@]}"; do echo "$(pid_var "$c")="; done
+} > "$STATE_FILE"
+load_state
+
+ensure_pki
+write_kubeconfig "$KCFG" kubernetes-admin "$PKI/admin.crt" "$PKI/admin.key"
+for c in kube-controller-manager kube-scheduler kwok agent-sandbox-controller; do
+  write_kubeconfig "$KCFG_DIR/$c.kubeconfig" "$c" "$PKI/$c.crt" "$PKI/$c.key"
+done
+
+# ---- etcd --------------------------------------------------------------------
+if [[ "${CLUSTER_KEEP_DATA:-0}" != 1 ]]; then rm -rf "$CLUSTER_DIR/etcd-data"; fi
+start_component etcd \
+  --name=default --data-dir="$CLUSTER_DIR/etcd-data" \
+  --listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --advertise-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="default=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --cert-file="$PKI/etcd-server.crt" --key-file="$PKI/etcd-server.key" \
+  --client-cert-auth --trusted-ca-file="$PKI/ca.crt" \
+  --unsafe-no-fsync --log-level=warn
+etcd_healthy() {
+  curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+    --key "$PKI/apiserver-etcd-client.key" "https://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'
+}
+wait_for etcd 30 "/health on :$ETCD_CLIENT_PORT" etcd_healthy
+
+# ---- kube-apiserver ----------------------------------------------------------
+start_component kube-apiserver \
+  --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" --advertise-address=127.0.0.1 \
+  --etcd-servers="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --etcd-cafile="$PKI/ca.crt" --etcd-certfile="$PKI/apiserver-etcd-client.crt" \
+  --etcd-keyfile="$PKI/apiserver-etcd-client.key" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --authorization-mode=Node,RBAC \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" \
+  --service-account-signing-key-file="$PKI/sa.key" \
+  --api-audiences=https://kubernetes.default.svc.cluster.local,openshell-gateway \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --allow-privileged=true \
+  --endpoint-reconciler-type=none \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
+  --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User \
+  --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
+  --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --cert-dir="$CLUSTER_DIR/apiserver-certs" \
+  --v=1
+wait_for kube-apiserver 60 "/readyz on https://127.0.0.1:$APISERVER_PORT" apiserver_ready
+
+# ---- kube-controller-manager + kube-scheduler ---------------------------------
+KCM_KCFG="$KCFG_DIR/kube-controller-manager.kubeconfig"
+start_component kube-controller-manager \
+  --kubeconfig="$KCM_KCFG" --authentication-kubeconfig="$KCM_KCFG" --authorization-kubeconfig="$KCM_KCFG" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$CLUSTER_DIR/kcm-certs" \
+  --leader-elect=false --use-service-account-credentials=true \
+  --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" \
+  --controllers='*' --v=1
+SCHED_KCFG="$KCFG_DIR/kube-scheduler.kubeconfig"
+start_component kube-scheduler \
+  --kubeconfig="$SCHED_KCFG" --authentication-kubeconfig="$SCHED_KCFG" --authorization-kubeconfig="$SCHED_KCFG" \
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --cert-dir="$CLUSTER_DIR/scheduler-certs" \
+  --leader-elect=false --v=1
+
+# ---- cluster objects (while KCM/scheduler come up) ------------------------------
+kc apply -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: openshell-system
+  labels:
+    pod-security.kubernetes.io/enforce: privileged
+    pod-security.kubernetes.io/audit: privileged
+    pod-security.kubernetes.io/warn: privileged
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: agent-sandbox-system
+EOF
+# The shared CRD points its conversion webhook at an in-cluster Service; this
+# cluster has no Service routing, so point it at the controller's webhook on
+# 127.0.0.1 with our CA. Server-side apply, then a JSON patch of clientConfig.
+kc apply --server-side --force-conflicts --field-manager=cluster-up -f "$CRD_SRC" >/dev/null
+kc patch crd sandboxes.agents.x-k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/conversion/webhook/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert\",\"caBundle\":\"$(base64 -w0 < "$PKI/ca.crt")\"}}]" >/dev/null
+kc wait --for=condition=Established --timeout=30s crd/sandboxes.agents.x-k8s.io >/dev/null
+
+# Fake nodes (status is allowed on Node create; kwok's node-initialize keeps
+# existing capacity/allocatable, so nvidia.com/gpu survives).
+node_yaml() { # name extra-capacity-lines extra-labels
+  cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: $1
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    kubernetes.io/role: agent
+    type: kwok
+$3
+status:
+  capacity: &res
+    cpu: "32"
+    memory: 256Gi
+    pods: "110"
+    ephemeral-storage: 1Ti
+$2
+  allocatable: *res
+EOF
+}
+{
+  node_yaml kwok-node-0 "" ""
+  echo "---"
+  node_yaml kwok-node-gpu '    nvidia.com/gpu: "2"' '    nvidia.com/gpu.present: "true"'
+} | kc apply -f - >/dev/null
+
+# ---- kwok ----------------------------------------------------------------------
+stages="$(printf '%s,' "$CLUSTER_SRC"/kwok/stages/*.yaml)"
+start_component kwok \
+  --kubeconfig="$KCFG_DIR/kwok.kubeconfig" \
+  --config="${stages%,}" \
+  --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --cidr="$POD_CIDR" --node-ip=127.0.0.1 \
+  --node-lease-duration-seconds=40 \
+  --server-address="127.0.0.1:$KWOK_PORT"
+
+https_ok() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
+wait_for kube-controller-manager 60 "/healthz on :$KCM_PORT" https_ok "$KCM_PORT"
+wait_for kube-scheduler 60 "/healthz on :$SCHEDULER_PORT" https_ok "$SCHEDULER_PORT"
+nodes_ready() {
+  local n
+  for n in kwok-node-0 kwok-node-gpu; do
+    [[ "$(kc get node "$n" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]] || return 1
+  done
+  [[ "$(kc get node kwok-node-gpu -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" == 2 ]]
+}
+wait_for kwok 60 "nodes kwok-node-0 and kwok-node-gpu Ready (with nvidia.com/gpu=2)" nodes_ready
+sa_ready() { kc -n default get sa default && kc -n openshell-system get sa default; }
+wait_for kube-controller-manager 60 "default ServiceAccounts created" sa_ready
+
+# ---- agent-sandbox controller ------------------------------------------------
+start_component agent-sandbox-controller \
+  --kubeconfig="$KCFG_DIR/agent-sandbox-controller.kubeconfig" \
+  --leader-elect=false \
+  --metrics-bind-address="127.0.0.1:$SANDBOX_METRICS_PORT" \
+  --health-probe-bind-address="127.0.0.1:$SANDBOX_HEALTH_PORT" \
+  --enable-webhook=true --manage-webhook-certs=false \
+  --webhook-port="$SANDBOX_WEBHOOK_PORT" --webhook-cert-dir="$PKI/webhook"
+ctrl_ready() {
+  curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null &&
+    curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert"
+}
+wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
+# The conversion path works end to end: a server-side dry-run create of a
+# v1alpha1 Sandbox must be converted to the v1beta1 storage version by the webhook.
+conv_ok() {
+  kc create --dry-run=server -o name -f - <<'EOF2'
+apiVersion: agents.x-k8s.io/v1alpha1
+kind: Sandbox
+metadata: {name: conversion-probe, namespace: openshell-system}
+spec:
+  replicas: 0
+  podTemplate: {spec: {containers: [{name: c, image: busybox}]}}
+EOF2
+}
+wait_for agent-sandbox-controller 30 "v1alpha1 -> v1beta1 conversion via webhook" conv_ok
+
+log "cluster up in $((SECONDS - T_START))s: apiserver https://127.0.0.1:$APISERVER_PORT"
+log "  export KUBECONFIG=$KCFG    (state: $STATE_FILE, logs: $LOGS)"
