@@ -1,0 +1,30 @@
+// A request the driver refuses. `code` maps one-to-one to a gRPC status; `field` is the proto path
+// as the gateway sent it (rooted at `sandbox.`), and the message always starts with it so a user
+// can see which input to fix. Messages name keys, never values (env values and tokens are secrets).
+
+export type SandboxRequestErrorCode = "InvalidArgument" | "FailedPrecondition" | "ResourceExhausted";
+
+export class SandboxRequestError extends Error {
+  override readonly name = "SandboxRequestError";
+
+  constructor(
+    readonly code: SandboxRequestErrorCode,
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export function invalidArgument(field: string, message: string): SandboxRequestError {
+  return new SandboxRequestError("InvalidArgument", field, message);
+}
+
+export function failedPrecondition(field: string, message: string): SandboxRequestError {
+  return new SandboxRequestError("FailedPrecondition", field, message);
+}
+
+/** Field path of a map entry, quoted so odd keys stay readable: `a.b["KEY"]`. */
+export function keyPath(parent: string, key: string): string {
+  return `${parent}[${JSON.stringify(key)}]`;
+}

@@ -1,0 +1,82 @@
+// Sandbox CR (+ its pod) → the DriverSandbox snapshot the gateway stores. Conditions are passed
+// through verbatim: the gateway derives the public phase from them (Ready, Suspended, reasons).
+
+import { create } from "@bufbuild/protobuf";
+import type { V1Pod } from "@kubernetes/client-node";
+import {
+  DriverConditionSchema,
+  DriverSandboxSchema,
+  DriverSandboxStatusSchema,
+  type DriverSandbox,
+  type DriverSandboxStatus,
+} from "../gen/compute_driver_pb";
+import {
+  ANNOTATION_POD_NAME,
+  ANNOTATION_SANDBOX_ID,
+  LABEL_MANAGED_BY,
+  LABEL_SANDBOX_ID,
+  LABEL_SANDBOX_NAME,
+  LABEL_SANDBOX_WORKSPACE,
+  MANAGED_BY_VALUE,
+} from "./labels";
+import type { SandboxResource } from "./types";
+
+interface Labelled {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+/**
+ * The value of an identity key: annotation first, then label. Upstream's Rust driver writes the
+ * openshell.ai/* keys as annotations too, so CRs it created read back the same way.
+ */
+function identity(obj: Labelled, key: string): string | undefined {
+  return obj.metadata?.annotations?.[key] || obj.metadata?.labels?.[key] || undefined;
+}
+
+/** The OpenShell sandbox id of a CR or pod, or undefined if it carries none. */
+export function sandboxIdOf(obj: Labelled): string | undefined {
+  return obj.metadata?.annotations?.[ANNOTATION_SANDBOX_ID] || identity(obj, LABEL_SANDBOX_ID);
+}
+
+export function observeSandbox(cr: SandboxResource, pod: V1Pod | undefined): DriverSandbox | undefined {
+  if (cr.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_VALUE) return undefined;
+  const id = sandboxIdOf(cr);
+  const name = identity(cr, LABEL_SANDBOX_NAME);
+  const workspace = identity(cr, LABEL_SANDBOX_WORKSPACE);
+  if (!id || !name || !workspace) return undefined;
+
+  const snapshot = create(DriverSandboxSchema, {
+    id,
+    name,
+    namespace: cr.metadata.namespace ?? "",
+    workspace,
+  });
+  const status = observeStatus(cr, pod);
+  if (status) snapshot.status = status;
+  return snapshot;
+}
+
+function observeStatus(cr: SandboxResource, pod: V1Pod | undefined): DriverSandboxStatus | undefined {
+  if (!cr.status) return undefined;
+  return create(DriverSandboxStatusSchema, {
+    sandboxName: cr.metadata.name ?? "",
+    instanceId: pod?.metadata?.name ?? cr.metadata.annotations?.[ANNOTATION_POD_NAME] ?? "",
+    conditions: (cr.status.conditions ?? []).map((c) =>
+      create(DriverConditionSchema, {
+        type: c.type,
+        status: c.status,
+        reason: c.reason ?? "",
+        message: c.message ?? "",
+        lastTransitionTime: formatTime(c.lastTransitionTime),
+      }),
+    ),
+    deleting: Boolean(cr.metadata.deletionTimestamp),
+  });
+}
+
+/** Kubernetes timestamps are RFC 3339 with second precision; a Date (typed client) is printed that way. */
+export function formatTime(time: string | Date | undefined): string {
+  if (time === undefined) return "";
+  if (typeof time === "string") return time;
+  return Number.isNaN(time.getTime()) ? "" : time.toISOString().replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,192 @@
+// Everything the driver checks before it writes a Sandbox CR. validateSandbox is the single gate
+// for both ValidateSandboxCreate and CreateSandbox, and returns what rendering needs, so nothing
+// renders from unchecked input.
+
+import type { DriverSandbox, DriverSandboxSpec } from "../gen/compute_driver_pb";
+import { checkDns1123Label, checkLabelValue, checkQualifiedName } from "./dns";
+import { parseDriverConfig, type KubernetesDriverConfig } from "./driver-config";
+import { checkEnvName } from "./env-name";
+import { failedPrecondition, invalidArgument, keyPath } from "./errors";
+import { checkImageReference } from "./image-ref";
+import { parsePlatformConfig, type PlatformConfig } from "./platform-config";
+import { checkResourceQuantity, quantityToNumber } from "./quantity";
+import { buildAgentResources } from "./resources";
+import type { RenderSettings } from "./settings";
+
+export { checkGpuCapacity } from "./gpu-capacity";
+
+export interface ValidatedSandbox {
+  sandbox: DriverSandbox;
+  /** Name of the Sandbox CR (and so of its pod): `{workspace}--{name}`. */
+  kubeName: string;
+  image: string;
+  /** Number of GPUs to request; 0 = none. */
+  gpuCount: number;
+  driverConfig: KubernetesDriverConfig;
+  platformConfig: PlatformConfig;
+}
+
+/** Label key prefixes owned by OpenShell and by the agent-sandbox controller (which strips its own). */
+export const RESERVED_LABEL_PREFIXES = ["openshell.ai/", "agents.x-k8s.io/", "extensions.agents.x-k8s.io/"] as const;
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+
+const KUBE_NAME_MAX = 63;
+
+/** Throws SandboxRequestError on the first problem found. */
+export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings): ValidatedSandbox {
+  const kubeName = validateIdentity(sandbox);
+  const spec = sandbox.spec;
+  if (!spec) throw invalidArgument("sandbox.spec", "required");
+  const image = validateImage(spec, settings);
+  validateEnvironment(spec);
+  validateTemplateLabels(spec);
+  validateResources(spec);
+  const gpuCount = validateGpu(spec, settings);
+  validateLogLevel(spec);
+  validateCommand(spec);
+  const driverConfig = parseDriverConfig(spec.template?.driverConfig, settings);
+  const platformConfig = parsePlatformConfig(spec.template?.platformConfig);
+  const validated = { sandbox, kubeName, image, gpuCount, driverConfig, platformConfig };
+  validateMergedResources(validated);
+  return validated;
+}
+
+/** The Sandbox CR name in the shared namespace: workspace and name joined so workspaces never collide. */
+export function kubeNameOf(workspace: string, name: string): string {
+  return `${workspace}--${name}`;
+}
+
+function validateIdentity(sandbox: DriverSandbox): string {
+  if (sandbox.id === "") throw invalidArgument("sandbox.id", "required");
+  const badId = checkLabelValue(sandbox.id);
+  if (badId) throw invalidArgument("sandbox.id", `is used as a label value and ${badId}`);
+
+  if (sandbox.name === "") throw invalidArgument("sandbox.name", "required");
+  const badName = checkDns1123Label(sandbox.name);
+  if (badName) throw invalidArgument("sandbox.name", badName);
+
+  if (sandbox.workspace === "") throw invalidArgument("sandbox.workspace", "required");
+  const badWorkspace = checkDns1123Label(sandbox.workspace);
+  if (badWorkspace) throw invalidArgument("sandbox.workspace", badWorkspace);
+
+  const kubeName = kubeNameOf(sandbox.workspace, sandbox.name);
+  if (kubeName.length > KUBE_NAME_MAX) {
+    throw invalidArgument(
+      "sandbox.name",
+      `combined Kubernetes resource name '${kubeName}' is ${kubeName.length} characters, exceeding the DNS-1123 limit of ${KUBE_NAME_MAX}`,
+    );
+  }
+  return kubeName;
+}
+
+function validateImage(spec: DriverSandboxSpec, settings: RenderSettings): string {
+  const field = "sandbox.spec.template.image";
+  const requested = spec.template?.image ?? "";
+  if (requested !== "") {
+    const problem = checkImageReference(requested);
+    if (problem) throw invalidArgument(field, problem);
+    return requested;
+  }
+  if (settings.defaultImage === "") throw invalidArgument(field, "required (no default image configured)");
+  const problem = checkImageReference(settings.defaultImage);
+  if (problem) throw failedPrecondition(field, `the driver's default image is invalid: ${problem}`);
+  return settings.defaultImage;
+}
+
+function validateEnvironment(spec: DriverSandboxSpec): void {
+  const sources: [string, Record<string, string>][] = [
+    ["sandbox.spec.template.environment", spec.template?.environment ?? {}],
+    ["sandbox.spec.environment", spec.environment],
+  ];
+  for (const [path, env] of sources) {
+    for (const name of Object.keys(env)) {
+      const problem = checkEnvName(name);
+      if (problem) throw invalidArgument(keyPath(path, name), problem);
+    }
+  }
+}
+
+function validateTemplateLabels(spec: DriverSandboxSpec): void {
+  const path = "sandbox.spec.template.labels";
+  for (const [key, value] of Object.entries(spec.template?.labels ?? {})) {
+    const at = keyPath(path, key);
+    const badKey = checkQualifiedName(key);
+    if (badKey) throw invalidArgument(at, `label key ${badKey}`);
+    const prefix = RESERVED_LABEL_PREFIXES.find((p) => key.startsWith(p));
+    if (prefix) throw invalidArgument(at, `label prefix '${prefix}' is reserved`);
+    const badValue = checkLabelValue(value);
+    if (badValue) throw invalidArgument(at, `label value ${badValue}`);
+  }
+}
+
+function validateResources(spec: DriverSandboxSpec): void {
+  const resources = spec.template?.resources;
+  if (!resources) return;
+  const path = "sandbox.spec.template.resources";
+  const pairs = [
+    ["cpu_request", resources.cpuRequest, "cpu_limit", resources.cpuLimit],
+    ["memory_request", resources.memoryRequest, "memory_limit", resources.memoryLimit],
+  ] as const;
+  for (const [requestKey, request, limitKey, limit] of pairs) {
+    for (const [key, value] of [
+      [requestKey, request],
+      [limitKey, limit],
+    ] as const) {
+      if (value === "") continue;
+      const problem = checkResourceQuantity(value);
+      if (problem) throw invalidArgument(`${path}.${key}`, problem);
+    }
+    if (request !== "" && limit !== "" && (quantityToNumber(request) ?? 0) > (quantityToNumber(limit) ?? 0)) {
+      throw invalidArgument(`${path}.${requestKey}`, `'${request}' exceeds ${limitKey} '${limit}'`);
+    }
+  }
+}
+
+function validateGpu(spec: DriverSandboxSpec, settings: RenderSettings): number {
+  const gpu = spec.resourceRequirements?.gpu;
+  if (!gpu) return 0;
+  const count = gpu.count ?? 1;
+  if (!Number.isInteger(count) || count <= 0) {
+    throw invalidArgument("sandbox.spec.resource_requirements.gpu.count", "gpu count must be greater than 0");
+  }
+  if (!settings.gpuSupport) {
+    throw failedPrecondition(
+      "sandbox.spec.resource_requirements.gpu",
+      "GPU support is disabled on this driver (--gpu-support=false)",
+    );
+  }
+  return count;
+}
+
+function validateLogLevel(spec: DriverSandboxSpec): void {
+  if (spec.logLevel === "") return;
+  if (!(LOG_LEVELS as readonly string[]).includes(spec.logLevel.toLowerCase())) {
+    throw invalidArgument("sandbox.spec.log_level", `must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+}
+
+function validateCommand(spec: DriverSandboxSpec): void {
+  spec.command.forEach((arg, i) => {
+    if (arg === "") throw invalidArgument(`sandbox.spec.command[${i}]`, "must not be empty");
+  });
+}
+
+/**
+ * Requests and limits come from three inputs (typed, platform resources_raw, driver_config); the
+ * API server rejects a pod whose request exceeds its limit, and it would do so only inside the
+ * controller, long after CreateSandbox returned. Name the input the offending request came from.
+ */
+function validateMergedResources(v: ValidatedSandbox): void {
+  const { requests = {}, limits = {} } = buildAgentResources(v) ?? {};
+  for (const [name, request] of Object.entries(requests)) {
+    const limit = limits[name];
+    if (limit === undefined) continue;
+    if ((quantityToNumber(request) ?? 0) <= (quantityToNumber(limit) ?? 0)) continue;
+    const fromDriver = v.driverConfig.agent.requests[name] === request;
+    const path = fromDriver
+      ? "sandbox.spec.template.driver_config.containers.agent.resources.requests"
+      : "sandbox.spec.template.platform_config.resources_raw.requests";
+    throw invalidArgument(keyPath(path, name), `request '${request}' exceeds the limit '${limit}'`);
+  }
+}
