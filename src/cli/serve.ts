@@ -1,0 +1,129 @@
+// `openshell-driver-k8s serve`: wiring only. The socket is bound first so the gateway (which
+// retries for 30 s) can connect at once; cluster-backed RPCs answer Unavailable until the
+// Sandbox API is found and the caches are synced, which /readyz reports.
+import type { Config } from "../config";
+import { computeDriverService, type DriverIdentity } from "../contract/compute-driver-service";
+import { ApiVersionError, detectSandboxApiVersion } from "../driver/api-version";
+import { SandboxDriver } from "../driver/driver";
+import { countByPhase } from "../driver/phase";
+import { KubeClient, loadKubeAccess } from "../kube";
+import { configureLogging, logger } from "../log";
+import { startGrpcServer } from "../server/grpc-server";
+import { startHealthServer, type HealthServer } from "../server/health-server";
+import { createMetrics } from "../server/metrics";
+import type { RenderSettings } from "../sandbox/settings";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+const log = logger("serve");
+
+/** SIGTERM must end the process within 10 s; leave a margin for the socket cleanup. */
+const SHUTDOWN_GRACE_MS = 8000;
+const API_PROBE_CACHE_MS = 5000;
+
+function renderSettings(config: Config, apiVersion: RenderSettings["apiVersion"]): RenderSettings {
+  return {
+    namespace: config.namespace,
+    gatewayId: config.gatewayId,
+    apiVersion,
+    defaultImage: config.defaultImage,
+    imagePullPolicy: config.imagePullPolicy,
+    imagePullSecrets: config.imagePullSecrets,
+    serviceAccountName: config.serviceAccountName,
+    runtimeClassName: config.runtimeClassName,
+    supervisorImage: config.supervisorImage,
+    supervisorBinaryPath: config.supervisorBinaryPath,
+    supervisorMountPath: config.supervisorMountPath,
+    supervisorSideload: config.supervisorSideload,
+    gatewayEndpoint: config.gatewayEndpoint,
+    gpuSupport: config.gpuSupport,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function serve(config: Config, identity: DriverIdentity): Promise<void> {
+  configureLogging(config.logLevel, config.logFormat);
+  let driver: SandboxDriver | undefined;
+  let connectProblem = "connecting to the Kubernetes API";
+  let stopping = false;
+
+  const metrics = createMetrics(() => (driver ? countByPhase(driver.cache.list()) : {}));
+  const access = await loadKubeAccess({ kubeconfigPath: config.kubeconfig });
+  const client = new KubeClient(access, {
+    timeoutMs: config.kubeTimeoutMs,
+    observer: {
+      request: (verb, code, seconds) => {
+        metrics.kubeRequests.inc({ verb, code });
+        metrics.kubeDuration.observe({ verb }, seconds);
+      },
+      watchRestart: (resource, reason) => metrics.watchRestarts.inc({ resource, reason }),
+    },
+  });
+  log.info("starting", { version: identity.version, namespace: config.namespace, gatewayId: config.gatewayId, kube: access.describe });
+
+  const service = computeDriverService(identity, () => {
+    if (!driver) throw new ConnectError(`driver is not connected to the cluster yet: ${connectProblem}`, Code.Unavailable);
+    return driver;
+  });
+  const grpc = await startGrpcServer({ socketPath: config.socket, service, metrics });
+
+  let apiProbe: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };
+  const apiProblem = async (): Promise<string | undefined> => {
+    if (Date.now() - apiProbe.at > API_PROBE_CACHE_MS) {
+      try {
+        await client.version();
+        apiProbe = { at: Date.now(), problem: undefined };
+      } catch (err) {
+        apiProbe = { at: Date.now(), problem: `Kubernetes API unreachable: ${(err as Error).message}` };
+      }
+    }
+    return apiProbe.problem;
+  };
+
+  let health: HealthServer | undefined;
+  if (config.healthPort !== 0) {
+    health = await startHealthServer({
+      port: config.healthPort,
+      host: config.healthAddress,
+      metrics,
+      readiness: async () => {
+        if (stopping) return "shutting down";
+        if (!driver) return connectProblem;
+        return (await apiProblem()) ?? driver.cache.problem();
+      },
+    });
+  }
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    // Never outlive the grace period, whatever hangs.
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS + 1500).unref();
+    await driver?.stop();
+    await Promise.all([grpc.close(SHUTDOWN_GRACE_MS), health?.close()]);
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  // Find the Sandbox API, retrying with capped backoff: the CRD may be installed after us.
+  for (let attempt = 0; !stopping; attempt++) {
+    try {
+      const apiVersion = await detectSandboxApiVersion(client, config.namespace, config.sandboxApiVersion);
+      const connected = new SandboxDriver({ client, settings: renderSettings(config, apiVersion), stopTimeoutMs: config.stopTimeoutMs });
+      connected.start();
+      driver = connected;
+      log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: config.namespace });
+      return;
+    } catch (err) {
+      connectProblem = (err as Error).message;
+      const level = err instanceof ApiVersionError || attempt === 0 ? "error" : "warn";
+      log[level]("cannot use the cluster yet; retrying", { error: connectProblem });
+      await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5));
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// The gRPC face of the driver: request checks, delegation, and error → status mapping.
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  ComputeDriver,
+  DeleteSandboxResponseSchema,
+  GetCapabilitiesResponseSchema,
+  GetSandboxResponseSchema,
+  ListSandboxesResponseSchema,
+  type DriverSandbox,
+} from "../gen/compute_driver_pb";
+import type { SandboxDriver } from "../driver/driver";
+import { checkDns1123Label } from "../sandbox/dns";
+import { toConnectError } from "./errors";
+
+export interface DriverIdentity {
+  name: string;
+  version: string;
+  defaultImage: string;
+}
+
+/** Resolves the connected driver, or throws Unavailable while the cluster is not reachable yet. */
+export type DriverProvider = () => SandboxDriver;
+
+function requireId(sandboxId: string): string {
+  if (sandboxId === "") throw new ConnectError("sandbox_id: required", Code.InvalidArgument);
+  return sandboxId;
+}
+
+function requireSandbox(sandbox: DriverSandbox | undefined): DriverSandbox {
+  if (!sandbox) throw new ConnectError("sandbox: required", Code.InvalidArgument);
+  return sandbox;
+}
+
+function requireWorkspace(workspace: string): void {
+  if (workspace === "") throw new ConnectError("workspace: required", Code.InvalidArgument);
+  const problem = checkDns1123Label(workspace);
+  if (problem) throw new ConnectError(`workspace: ${problem}`, Code.InvalidArgument);
+}
+
+/** Wraps a handler so anything it throws reaches the client as a proper gRPC status. */
+function mapped<A extends unknown[], R>(fn: (...args: A) => Promise<R> | R): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw toConnectError(err);
+    }
+  };
+}
+
+export function computeDriverService(identity: DriverIdentity, driver: DriverProvider): ServiceImpl<typeof ComputeDriver> {
+  return {
+    getCapabilities: () =>
+      create(GetCapabilitiesResponseSchema, {
+        driverName: identity.name,
+        driverVersion: identity.version,
+        defaultImage: identity.defaultImage,
+        // Pods keep running across gateway restarts; the gateway must not stop them on shutdown.
+        gatewayManagesLifecycle: false,
+      }),
+    getGatewayListenerRequirements: () => ({}),
+    validateSandboxCreate: mapped(async (req) => {
+      await driver().validate(requireSandbox(req.sandbox));
+      return {};
+    }),
+    createSandbox: mapped(async (req) => {
+      await driver().create(requireSandbox(req.sandbox));
+      return {};
+    }),
+    getSandbox: mapped((req) => create(GetSandboxResponseSchema, { sandbox: driver().get(requireId(req.sandboxId)) })),
+    listSandboxes: mapped(() => create(ListSandboxesResponseSchema, { sandboxes: driver().list() })),
+    stopSandbox: mapped(async (req, ctx) => {
+      await driver().stopSandbox(requireId(req.sandboxId), ctx.signal);
+      return {};
+    }),
+    startSandbox: mapped(async (req) => {
+      await driver().startSandbox(requireId(req.sandboxId));
+      return {};
+    }),
+    deleteSandbox: mapped(async (req) =>
+      create(DeleteSandboxResponseSchema, { deleted: await driver().deleteSandbox(requireId(req.sandboxId)) }),
+    ),
+    async *watchSandboxes(_req, ctx) {
+      try {
+        yield* driver().watch(ctx.signal);
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
+    ensureWorkspace: mapped((req) => {
+      // Shared workspace mode: every workspace lives in the driver's namespace; nothing to create.
+      requireWorkspace(req.workspace);
+      return {};
+    }),
+    deleteWorkspace: mapped((req) => {
+      requireWorkspace(req.workspace);
+      return {};
+    }),
+  };
+}

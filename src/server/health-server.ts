@@ -1,0 +1,56 @@
+// /healthz (the process answers), /readyz (socket bound, API reachable, caches synced) and
+// /metrics on a plain TCP port for kubelet probes and Prometheus.
+import http from "node:http";
+import { logger } from "../log";
+import type { Metrics } from "./metrics";
+
+const log = logger("health");
+
+/** Returns undefined when ready, else the reason it is not. */
+export type ReadinessCheck = () => Promise<string | undefined>;
+
+export interface HealthServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(opts: {
+  port: number;
+  host: string;
+  metrics: Metrics;
+  readiness: ReadinessCheck;
+}): Promise<HealthServer> {
+  const server = http.createServer(async (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    try {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { allow: "GET, HEAD" }).end();
+      } else if (path === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      } else if (path === "/readyz") {
+        const reason = await opts.readiness();
+        if (reason === undefined) res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${reason}\n`);
+      } else if (path === "/metrics") {
+        const body = await opts.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": opts.metrics.registry.contentType }).end(body);
+      } else {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      }
+    } catch (err) {
+      log.error("health endpoint failed", { path, error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : opts.port;
+  log.info("serving health and metrics", { address: `${opts.host}:${port}` });
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
