@@ -80,7 +80,7 @@ export function renderSandbox(v: ValidatedSandbox, settings: RenderSettings): Sa
 
 function renderPodSpec(v: ValidatedSandbox, settings: RenderSettings): V1PodSpec {
   const { driverConfig: dc, platformConfig: pc } = v;
-  const spec: V1PodSpec = { restartPolicy: "Never", automountServiceAccountToken: false, containers: [] };
+  const spec: Omit<V1PodSpec, "containers"> = { restartPolicy: "Never", automountServiceAccountToken: false };
   if (settings.serviceAccountName !== "") spec.serviceAccountName = settings.serviceAccountName;
   const pullSecrets = settings.imagePullSecrets.map((s) => s.trim()).filter((s) => s !== "");
   if (pullSecrets.length > 0) spec.imagePullSecrets = pullSecrets.map((name) => ({ name }));
@@ -97,21 +97,23 @@ function renderPodSpec(v: ValidatedSandbox, settings: RenderSettings): V1PodSpec
   if (pc.hostUsers === false) spec.hostUsers = false;
 
   const initContainers = supervisorInitContainers(settings);
-  if (initContainers.length > 0) spec.initContainers = initContainers;
-  spec.containers = [renderAgentContainer(v, settings)];
-  spec.volumes = renderVolumes(v, settings);
-  return spec;
+  return {
+    ...spec,
+    ...(initContainers.length > 0 ? { initContainers } : {}),
+    containers: [renderAgentContainer(v, settings)],
+    volumes: renderVolumes(v, settings),
+  };
 }
 
 function renderAgentContainer(v: ValidatedSandbox, settings: RenderSettings): V1Container {
   const container: V1Container = {
     name: AGENT_CONTAINER,
     image: v.image,
+    ...(settings.imagePullPolicy !== "" ? { imagePullPolicy: settings.imagePullPolicy } : {}),
     command: [supervisorBinaryInContainer(settings), "--workdir", WORKSPACE_PATH],
     securityContext: { runAsUser: 0, capabilities: { add: [...AGENT_CAPABILITIES] } },
     env: buildEnv(v.sandbox, settings),
   };
-  if (settings.imagePullPolicy !== "") container.imagePullPolicy = settings.imagePullPolicy;
   const resources = buildAgentResources(v);
   if (resources) container.resources = resources;
 

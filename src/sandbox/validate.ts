@@ -183,10 +183,19 @@ function validateMergedResources(v: ValidatedSandbox): void {
     const limit = limits[name];
     if (limit === undefined) continue;
     if ((quantityToNumber(request) ?? 0) <= (quantityToNumber(limit) ?? 0)) continue;
-    const fromDriver = v.driverConfig.agent.requests[name] === request;
-    const path = fromDriver
-      ? "sandbox.spec.template.driver_config.containers.agent.resources.requests"
-      : "sandbox.spec.template.platform_config.resources_raw.requests";
-    throw invalidArgument(keyPath(path, name), `request '${request}' exceeds the limit '${limit}'`);
+    const path = requestSource(v, name, request);
+    throw invalidArgument(path, `request '${request}' exceeds the limit '${limit}' for resource '${name}'`);
   }
+}
+
+function requestSource(v: ValidatedSandbox, name: string, request: string): string {
+  const typed = v.sandbox.spec?.template?.resources;
+  if (name === "cpu" && (typed?.cpuRequest || typed?.cpuLimit)) return "sandbox.spec.template.resources.cpu_request";
+  if (name === "memory" && (typed?.memoryRequest || typed?.memoryLimit)) {
+    return "sandbox.spec.template.resources.memory_request";
+  }
+  if (v.platformConfig.resourcesRaw.requests[name] === request) {
+    return keyPath("sandbox.spec.template.platform_config.resources_raw.requests", name);
+  }
+  return keyPath("sandbox.spec.template.driver_config.containers.agent.resources.requests", name);
 }
