@@ -1,7 +1,7 @@
 // Shared builders for unit tests: a realistic settings object and sandbox requests.
 
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { DriverSandboxSchema, type DriverSandbox } from "../../src/gen/compute_driver_pb";
+import { DriverSandboxSchema, DriverSandboxSpecSchema, DriverSandboxTemplateSchema, type DriverSandbox } from "../../src/gen/compute_driver_pb";
 import type { RenderSettings } from "../../src/sandbox/settings";
 
 export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
@@ -24,16 +24,23 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
   };
 }
 
-type SandboxInit = MessageInitShape<typeof DriverSandboxSchema>;
+interface SandboxInit {
+  id?: string;
+  name?: string;
+  workspace?: string;
+  spec?: MessageInitShape<typeof DriverSandboxSpecSchema>;
+}
 
-/** A minimal valid request; `spec` fields are merged one level deep, `template` replaces. */
-export function makeSandbox(overrides: Partial<SandboxInit> = {}): DriverSandbox {
+/** A minimal valid request; `spec` overrides are passed to create(), and a missing template becomes an empty one. */
+export function makeSandbox(overrides: SandboxInit = {}): DriverSandbox {
   const { spec, ...rest } = overrides;
-  return create(DriverSandboxSchema, {
+  const sandbox = create(DriverSandboxSchema, {
     id: "sb-0123456789abcdef",
     name: "demo",
     workspace: "alice",
     ...rest,
-    spec: { template: {}, ...spec },
+    spec: create(DriverSandboxSpecSchema, spec ?? {}),
   });
+  if (sandbox.spec && !sandbox.spec.template) sandbox.spec.template = create(DriverSandboxTemplateSchema);
+  return sandbox;
 }
