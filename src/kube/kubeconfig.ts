@@ -6,6 +6,7 @@
 import { stat, readFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
+import { isIPv6 } from "node:net";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { KubeConfig, type Cluster, type User } from "@kubernetes/client-node";
 
@@ -53,7 +54,7 @@ export async function loadKubeAccess(opts: LoadKubeAccessOptions = {}): Promise<
   const tokenPath = `${saRoot}${SERVICE_ACCOUNT_DIR}/token`;
   const tried: string[] = [];
   if (host && port) {
-    if (existsSync(tokenPath)) return loadInCluster(saRoot);
+    if (existsSync(tokenPath)) return loadInCluster(saRoot, host, port);
     tried.push(`in-cluster (KUBERNETES_SERVICE_HOST is set but ${tokenPath} does not exist)`);
   } else {
     tried.push("in-cluster (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT not set)");
@@ -71,22 +72,27 @@ export async function loadKubeAccess(opts: LoadKubeAccessOptions = {}): Promise<
   throw new Error(`no Kubernetes credentials found; tried: ${tried.join("; ")}`);
 }
 
-async function loadInCluster(saRoot: string): Promise<KubeAccess> {
-  const kc = new KubeConfig();
-  kc.loadFromCluster(saRoot);
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("in-cluster config: client-node produced no cluster");
-  const caPath = cluster.caFile ?? `${saRoot}${SERVICE_ACCOUNT_DIR}/ca.crt`;
-  const ca = readPem(caPath, "in-cluster service account CA");
-  const token = new TokenFile(`${saRoot}${SERVICE_ACCOUNT_DIR}/token`, "in-cluster service account token");
+async function loadInCluster(saRoot: string, host: string, port: string): Promise<KubeAccess> {
+  // Built by hand rather than with KubeConfig.loadFromCluster, which reads process.env itself and
+  // whose FileAuth re-reads the token only once a minute.
+  const dir = `${saRoot}${SERVICE_ACCOUNT_DIR}`;
+  const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";
+  const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const ca = readPem(`${dir}/ca.crt`, "in-cluster service account CA");
+  const token = new TokenFile(`${dir}/token`, "in-cluster service account token");
   await token.read(); // fail at start, not on the first request
-  const ns = kc.getContextObject(kc.getCurrentContext())?.namespace?.trim();
+  let ns: string | undefined;
+  try {
+    ns = readFileSync(`${dir}/namespace`, "utf8").trim() || undefined;
+  } catch {
+    ns = undefined;
+  }
   return {
-    server: cluster.server,
+    server,
     tls: { ca, rejectUnauthorized: true },
     auth: async () => ({ Authorization: `Bearer ${await token.read()}` }),
     ...(ns ? { contextNamespace: ns } : {}),
-    describe: `in-cluster service account (server ${cluster.server}${ns ? `, namespace ${ns}` : ""})`,
+    describe: `in-cluster service account (server ${server}${ns ? `, namespace ${ns}` : ""})`,
   };
 }
 
