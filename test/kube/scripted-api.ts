@@ -1,0 +1,153 @@
+// A scripted stand-in for kube-apiserver's list+watch protocol, for informer unit tests only.
+// It keeps objects with resourceVersions, answers paged LISTs, streams NDJSON watch events, and
+// can be told to misbehave: close streams, answer 410, send an in-stream 410 ERROR, or stall.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export interface TestObject {
+  metadata: { name: string; namespace: string; resourceVersion: string; uid: string };
+  spec: { value: string };
+}
+
+/** How the next watch request is answered. */
+export type WatchScript = "stream" | "stall" | "gone" | { status: number; reason: string; message: string };
+
+interface OpenWatch {
+  res: ServerResponse;
+  mode: "stream" | "stall";
+}
+
+export class ScriptedApi {
+  readonly collection = "/apis/test.openshell.io/v1/namespaces/ns/widgets";
+  readonly lists: URLSearchParams[] = [];
+  readonly watches: URLSearchParams[] = [];
+  readonly objects = new Map<string, TestObject>();
+  readonly nextWatch: WatchScript[] = [];
+  /** Answer LISTs with this status instead (e.g. 503), while set. */
+  failLists: number | undefined;
+  private readonly open = new Set<OpenWatch>();
+  private readonly sockets = new Set<Socket>();
+  private rv = 100;
+  private server: Server | undefined;
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get openWatches(): number {
+    return this.open.size;
+  }
+
+  async start(port = 0): Promise<void> {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.open) w.res.destroy();
+    this.open.clear();
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Create or update an object; streaming watches see ADDED or MODIFIED unless silent. */
+  put(name: string, value: string, opts: { silent?: boolean } = {}): TestObject {
+    const existed = this.objects.has(name);
+    const obj: TestObject = {
+      metadata: { name, namespace: "ns", resourceVersion: String(++this.rv), uid: `uid-${name}` },
+      spec: { value },
+    };
+    this.objects.set(name, obj);
+    if (!opts.silent) this.broadcast({ type: existed ? "MODIFIED" : "ADDED", object: obj });
+    return obj;
+  }
+
+  remove(name: string, opts: { silent?: boolean } = {}): void {
+    const obj = this.objects.get(name);
+    if (!obj) return;
+    this.objects.delete(name);
+    const gone = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
+    if (!opts.silent) this.broadcast({ type: "DELETED", object: gone });
+  }
+
+  bookmark(): string {
+    const rv = String(++this.rv);
+    this.broadcast({ type: "BOOKMARK", object: { kind: "Widget", apiVersion: "test.openshell.io/v1", metadata: { resourceVersion: rv } } });
+    return rv;
+  }
+
+  /** An in-stream ERROR event with a 410 Status, then the stream ends, as etcd compaction does. */
+  expireWatches(): void {
+    this.broadcast({
+      type: "ERROR",
+      object: { kind: "Status", apiVersion: "v1", status: "Failure", message: "too old resource version: 1 (200)", reason: "Expired", code: 410 },
+    });
+    this.closeWatches();
+  }
+
+  /** End every open watch normally, as the server does when timeoutSeconds runs out. */
+  closeWatches(): void {
+    for (const w of this.open) w.res.end();
+    this.open.clear();
+  }
+
+  private broadcast(ev: unknown): void {
+    const line = JSON.stringify(ev) + "\n";
+    for (const w of this.open) if (w.mode === "stream") w.res.write(line);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname !== this.collection) return this.status(res, 404, "NotFound", "the server could not find the requested resource");
+    if (url.searchParams.get("watch") === "1") return this.watch(url.searchParams, res);
+    return this.list(url.searchParams, res);
+  }
+
+  private list(q: URLSearchParams, res: ServerResponse): void {
+    this.lists.push(q);
+    if (this.failLists) return this.status(res, this.failLists, "ServiceUnavailable", "etcd is unavailable");
+    const all = [...this.objects.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const limit = Number(q.get("limit") ?? "0");
+    const offset = Number(q.get("continue") ?? "0");
+    const items = limit > 0 ? all.slice(offset, offset + limit) : all;
+    const next = limit > 0 && offset + limit < all.length ? String(offset + limit) : undefined;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ kind: "WidgetList", metadata: { resourceVersion: String(this.rv), ...(next ? { continue: next } : {}) }, items }));
+  }
+
+  private watch(q: URLSearchParams, res: ServerResponse): void {
+    this.watches.push(q);
+    const script = this.nextWatch.shift() ?? "stream";
+    if (script === "gone") return this.status(res, 410, "Expired", "too old resource version");
+    if (typeof script === "object") return this.status(res, script.status, script.reason, script.message);
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    res.flushHeaders();
+    const w: OpenWatch = { res, mode: script };
+    this.open.add(w);
+    res.on("close", () => this.open.delete(w));
+  }
+
+  private status(res: ServerResponse, code: number, reason: string, message: string): void {
+    res.writeHead(code, { "content-type": "application/json" });
+    res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message }));
+  }
+}
+
+/** Poll until cond() holds; fail the test with `what` if it does not within a few seconds. */
+export async function eventually(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await Bun.sleep(10);
+  }
+}
