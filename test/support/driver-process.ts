@@ -1,0 +1,87 @@
+// Runs the compiled driver binary as a child process on a private socket, the way the gateway
+// would, and waits until /readyz says it can serve.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { DRIVER_BIN } from "./paths";
+
+export interface DriverProcess {
+  socket: string;
+  healthUrl: string;
+  proc: Subprocess;
+  logs(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number>;
+}
+
+export interface DriverOptions {
+  kubeconfig: string;
+  namespace?: string;
+  gatewayId: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Wait for /readyz (default) or only for the socket. */
+  waitFor?: "ready" | "socket";
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
+}
+
+export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
+  if (!existsSync(DRIVER_BIN)) throw new Error(`${DRIVER_BIN} is missing: run \`just build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), "osdrv-"));
+  const socket = join(dir, "driver.sock");
+  const output: string[] = [];
+  const proc = Bun.spawn(
+    [
+      DRIVER_BIN,
+      "serve",
+      `--socket=${socket}`,
+      `--kubeconfig=${opts.kubeconfig}`,
+      `--namespace=${opts.namespace ?? "openshell-system"}`,
+      `--gateway-id=${opts.gatewayId}`,
+      "--health-port=0",
+      "--health-address=127.0.0.1",
+      "--log-format=json",
+      "--log-level=debug",
+      ...(opts.args ?? []),
+    ],
+    { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env } },
+  );
+  void drain(proc.stdout, output);
+  void drain(proc.stderr, output);
+  const logs = () => output.join("");
+
+  const deadline = Date.now() + 60_000;
+  let healthUrl = "";
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`driver exited with ${proc.exitCode}:\n${logs()}`);
+    const port = /"msg":"serving health and metrics","address":"127\.0\.0\.1:(\d+)"/.exec(logs())?.[1];
+    if (port && existsSync(socket)) {
+      healthUrl = `http://127.0.0.1:${port}`;
+      if (opts.waitFor === "socket") break;
+      const res = await fetch(`${healthUrl}/readyz`).catch(() => undefined);
+      if (res?.status === 200) break;
+    }
+    await Bun.sleep(100);
+  }
+  if (!healthUrl || Date.now() >= deadline) {
+    proc.kill();
+    throw new Error(`driver did not become ready:\n${logs()}`);
+  }
+  return {
+    socket,
+    healthUrl,
+    proc,
+    logs,
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      const code = await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
