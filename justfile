@@ -23,6 +23,26 @@ typecheck:
 build:
     bun build --compile --minify --sourcemap src/main.ts --outfile {{bin}}
 
+# Every test tier: unit, Kubernetes edge, contract and e2e (builds the binary and the control plane first).
+test: build cluster-up
+    bun test
+
+# Pure tiers only: no cluster, no binary.
+test-unit:
+    bun test test/unit test/kube
+
+# The compiled binary over a real socket, with three independent gRPC clients.
+test-contract: build cluster-up
+    bun test test/contract
+
+# The driver against the local control plane.
+test-e2e: build cluster-up
+    bun test test/e2e
+
+# Build what is missing, start the control plane and walk one sandbox through its lifecycle.
+demo: build cluster-up
+    bash scripts/demo.sh
+
 # Build the local control plane (kube-apiserver, etcd, controllers, kwok) from Go modules; cached.
 cluster-build:
     bash cluster/build.sh
@@ -34,3 +54,15 @@ cluster-up: cluster-build
 # Stop only the processes cluster-up started.
 cluster-down:
     bash cluster/down.sh
+
+# Smoke-test the local control plane end to end with kubectl (starts it if needed).
+cluster-smoke: cluster-up
+    bash cluster/smoke.sh
+
+# Stop/start kube-apiserver only (same port, same flags) to simulate an outage.
+cluster-apiserver action:
+    bash cluster/apiserver.sh {{action}}
+
+# Least-privilege kubeconfig (bearer token) for a ServiceAccount bound by an RBAC manifest.
+cluster-driver-kubeconfig sa rbac out:
+    bash cluster/driver-kubeconfig.sh {{sa}} {{rbac}} {{out}}

@@ -1,0 +1,109 @@
+// e2e tier: what a cluster can refuse (RBAC) and the older Sandbox API version.
+import { afterAll, describe, expect, test } from "bun:test";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectClient } from "../support/clients";
+import { driverKubeconfig, eventually, kubectl, kubectlJson } from "../support/cluster";
+import { startDriver, type DriverProcess } from "../support/driver-process";
+import { CLUSTER_DIR, REPO } from "../support/paths";
+import { sandboxRequest, uniqueName } from "../support/requests";
+import { condition } from "../support/watch-recorder";
+
+const NS = "openshell-system";
+const running: DriverProcess[] = [];
+const gatewayIds: string[] = [];
+
+afterAll(async () => {
+  for (const gw of gatewayIds) {
+    kubectl(["delete", "sandboxes.agents.x-k8s.io", "-n", NS, "-l", `openshell.ai/gateway-id=${gw}`, "--wait=false"], { allowFailure: true });
+  }
+  await Promise.all(running.map((d) => d.stop()));
+});
+
+async function driverWith(kubeconfig: string, args: string[] = []): Promise<DriverProcess> {
+  const gatewayId = `e2e2-${Date.now().toString(36)}-${running.length}`;
+  gatewayIds.push(gatewayId);
+  const driver = await startDriver({ kubeconfig, gatewayId, args });
+  running.push(driver);
+  return driver;
+}
+
+/** A service account that may read sandboxes but not create them. */
+function readOnlyKubeconfig(): string {
+  const rbac = join(mkdtempSync(join(tmpdir(), "osdrv-rbac-")), "read-only.yaml");
+  writeFileSync(
+    rbac,
+    `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: openshell-driver-readonly, namespace: ${NS}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: openshell-driver-readonly, namespace: ${NS}}
+rules:
+- {apiGroups: ["agents.x-k8s.io"], resources: ["sandboxes"], verbs: ["get", "list", "watch"]}
+- {apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: openshell-driver-readonly, namespace: ${NS}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: openshell-driver-readonly}
+subjects: [{kind: ServiceAccount, name: openshell-driver-readonly, namespace: ${NS}}]
+`,
+  );
+  const out = join(CLUSTER_DIR, "readonly.kubeconfig");
+  const proc = Bun.spawnSync(["bash", join(REPO, "cluster/driver-kubeconfig.sh"), "openshell-driver-readonly", rbac, out], { stderr: "pipe" });
+  if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
+  return out;
+}
+
+describe("RBAC and Sandbox API versions on a real control plane", () => {
+  test("an RBAC denial surfaces as PERMISSION_DENIED naming the verb and the resource", async () => {
+    const driver = await driverWith(readOnlyKubeconfig());
+    const sandbox = sandboxRequest(uniqueName("denied"));
+    const err = ConnectError.from(
+      await connectClient(driver.socket)
+        .createSandbox({ sandbox })
+        .then(() => new Error("accepted"))
+        .catch((e: unknown) => e),
+    );
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toContain("create");
+    expect(err.rawMessage).toContain("sandboxes");
+    expect(err.rawMessage).toContain(NS);
+  });
+
+  test("a driver forced to agents.x-k8s.io/v1alpha1 creates, stops (pod gone), starts and deletes", async () => {
+    const driver = await driverWith(driverKubeconfig(), ["--sandbox-api-version=v1alpha1"]);
+    const client = connectClient(driver.socket);
+    const { id, name } = uniqueName("alpha");
+    const pods = () => kubectlJson<{ items: any[] }>(["get", "pods", "-n", NS, "-l", `openshell.ai/sandbox-id=${id}`]).items;
+    const ready = () =>
+      eventually("Ready=True", async () => {
+        const s = (await client.getSandbox({ sandboxId: id })).sandbox!;
+        return condition(s, "Ready")?.status === "True" && pods().length === 1 ? s : undefined;
+      });
+
+    await client.createSandbox({ sandbox: sandboxRequest({ id, name }) });
+    const stored = kubectlJson(["get", "sandboxes.v1alpha1.agents.x-k8s.io", "-n", NS, `ws--${name}`]);
+    expect(stored.apiVersion).toBe("agents.x-k8s.io/v1alpha1");
+    await ready();
+
+    await client.stopSandbox({ sandboxId: id });
+    expect(pods()).toEqual([]);
+    expect(kubectlJson(["get", "sandboxes.v1alpha1.agents.x-k8s.io", "-n", NS, `ws--${name}`]).spec.replicas).toBe(0);
+
+    await client.startSandbox({ sandboxId: id });
+    await ready();
+
+    expect((await client.deleteSandbox({ sandboxId: id })).deleted).toBe(true);
+    await eventually("NOT_FOUND after delete", () =>
+      client
+        .getSandbox({ sandboxId: id })
+        .then(() => undefined)
+        .catch((e: unknown) => (ConnectError.from(e).code === Code.NotFound ? true : undefined)),
+    );
+  });
+});
