@@ -27,8 +27,8 @@ function request(spec: SpecInit = {}, identity: { id?: string; name?: string; wo
   return sandbox;
 }
 
-function withTemplate(template: NonNullable<SpecInit>["template"], spec: SpecInit = {}): DriverSandbox {
-  return request({ ...spec, template });
+function withTemplate(template: Extract<NonNullable<SpecInit>, { $typeName?: undefined }>["template"]): DriverSandbox {
+  return request({ template });
 }
 
 type Case = [string, () => DriverSandbox, SandboxRequestErrorCode, string, Partial<RenderSettings>?];
