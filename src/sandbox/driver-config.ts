@@ -4,8 +4,8 @@
 
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { V1Toleration } from "@kubernetes/client-node";
-import { checkDns1123Label, checkDns1123Subdomain, checkLabelValue, checkQualifiedName } from "./dns";
-import { invalidArgument, keyPath } from "./errors";
+import { checkDns1123Label, checkDns1123Subdomain } from "./dns";
+import { invalidArgument } from "./errors";
 import {
   expectArray,
   expectObject,
@@ -13,9 +13,9 @@ import {
   optionalBool,
   optionalString,
   rejectUnknownKeys,
-  stringMap,
 } from "./json-fields";
 import { checkMountPath, checkSubPath, RESERVED_MOUNT_PATHS, trimTrailingSlash } from "./mount-path";
+import { parseNodeSelector } from "./node-selector";
 import { parseResourceMap } from "./resource-map";
 import type { RenderSettings } from "./settings";
 import { parseTolerations } from "./tolerations";
@@ -120,18 +120,6 @@ function parsePod(value: JsonValue, path: string): KubernetesDriverConfig["pod"]
     pod[prop] = name;
   }
   return pod;
-}
-
-export function parseNodeSelector(value: JsonValue, path: string): Record<string, string> {
-  const map = stringMap(value, path);
-  for (const [key, v] of Object.entries(map)) {
-    const at = keyPath(path, key);
-    const badKey = checkQualifiedName(key);
-    if (badKey) throw invalidArgument(at, `label key ${badKey}`);
-    const badValue = checkLabelValue(v);
-    if (badValue) throw invalidArgument(at, `label value ${badValue}`);
-  }
-  return map;
 }
 
 function parseVolumes(value: JsonValue, path: string): DriverVolume[] {

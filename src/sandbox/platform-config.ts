@@ -4,9 +4,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { V1Toleration } from "@kubernetes/client-node";
 import { checkDns1123Subdomain, checkQualifiedName } from "./dns";
-import { parseNodeSelector } from "./driver-config";
 import { invalidArgument, keyPath } from "./errors";
 import { expectObject, field, optionalBool, optionalString, rejectUnknownKeys, stringMap } from "./json-fields";
+import { parseNodeSelector } from "./node-selector";
 import { parseResourceMap } from "./resource-map";
 import { parseTolerations } from "./tolerations";
 
