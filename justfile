@@ -66,3 +66,7 @@ cluster-apiserver action:
 # Least-privilege kubeconfig (bearer token) for a ServiceAccount bound by an RBAC manifest.
 cluster-driver-kubeconfig sa rbac out:
     bash cluster/driver-kubeconfig.sh {{sa}} {{rbac}} {{out}}
+
+# Speed and memory figures → BENCHMARKS.md.
+bench: build
+    bun run bench/run.ts

@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import type { Subprocess } from "bun";
 import { DRIVER_BIN } from "./paths";
 
@@ -30,6 +31,15 @@ async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promis
   for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
 }
 
+/** A TCP port that was free a moment ago (--health-port=0 means "off", so the harness picks one). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
   if (!existsSync(DRIVER_BIN)) throw new Error(`${DRIVER_BIN} is missing: run \`just build\` first`);
   const dir = mkdtempSync(join(tmpdir(), "osdrv-"));
@@ -43,7 +53,7 @@ export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
       `--kubeconfig=${opts.kubeconfig}`,
       `--namespace=${opts.namespace ?? "openshell-system"}`,
       `--gateway-id=${opts.gatewayId}`,
-      "--health-port=0",
+      `--health-port=${await freePort()}`,
       "--health-address=127.0.0.1",
       "--log-format=json",
       "--log-level=debug",

@@ -1,0 +1,144 @@
+// `just bench`: speed and memory of the driver, written to BENCHMARKS.md with the command that
+// produced each figure. Figures vary with the machine; the table records where they were taken.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { ListSandboxesResponseSchema } from "../src/gen/compute_driver_pb";
+import { observeSandbox, renderSandbox, validateSandbox } from "../src/sandbox";
+import { connectClient } from "../test/support/clients";
+import { startDriver } from "../test/support/driver-process";
+import { REPO } from "../test/support/paths";
+import { sandboxRequest } from "../test/support/requests";
+import { SyntheticApi } from "./synthetic-api";
+
+const COMMAND = "just bench";
+const SANDBOXES = Number(process.env.BENCH_SANDBOXES ?? 5000);
+
+interface Row {
+  what: string;
+  value: string;
+}
+const rows: Row[] = [];
+const record = (what: string, value: string) => {
+  rows.push({ what, value });
+  console.log(`${what}: ${value}`);
+};
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function timeCalls(n: number, call: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await call();
+    samples.push(performance.now() - t);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+const settings = {
+  namespace: "openshell-system",
+  gatewayId: "bench",
+  apiVersion: "v1beta1" as const,
+  defaultImage: "busybox:1.36",
+  imagePullPolicy: "" as const,
+  imagePullSecrets: [],
+  serviceAccountName: "",
+  runtimeClassName: "",
+  supervisorImage: "ghcr.io/nvidia/openshell/supervisor:latest",
+  supervisorBinaryPath: "/usr/local/bin/openshell-sandbox",
+  supervisorMountPath: "/opt/openshell/bin",
+  supervisorSideload: "init-container" as const,
+  gatewayEndpoint: "http://gateway:8080",
+  gpuSupport: true,
+};
+
+// 1. Pure rendering: validate + render, and observe.
+{
+  const request = sandboxRequest({ id: "bench-id", name: "bench", environment: { A: "1", B: "2", C: "3" } });
+  const n = 20_000;
+  for (let i = 0; i < 1000; i++) renderSandbox(validateSandbox(request, settings), settings);
+  let t = performance.now();
+  for (let i = 0; i < n; i++) renderSandbox(validateSandbox(request, settings), settings);
+  record("validate + render one sandbox (pure)", `${((performance.now() - t) * 1000 / n).toFixed(1)} µs`);
+  const cr = renderSandbox(validateSandbox(request, settings), settings);
+  cr.status = { conditions: [{ type: "Ready", status: "True", reason: "DependenciesReady", message: "Pod is Ready", lastTransitionTime: "2026-11-22T10:00:00Z" }] };
+  t = performance.now();
+  for (let i = 0; i < n; i++) observeSandbox(cr, undefined);
+  record("observe one Sandbox CR → DriverSandbox (pure)", `${((performance.now() - t) * 1000 / n).toFixed(1)} µs`);
+}
+
+// 2. The compiled binary over its Unix socket, with a synthetic API holding SANDBOXES sandboxes.
+{
+  const api = new SyntheticApi(SANDBOXES);
+  await api.start();
+  const dir = mkdtempSync(join(tmpdir(), "osdrv-bench-"));
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, api.kubeconfig());
+
+  const unreachable = join(dir, "unreachable.kubeconfig");
+  writeFileSync(unreachable, api.kubeconfig().replace(`127.0.0.1:${api.port}`, "127.0.0.1:9"));
+  const idle = await startDriver({ kubeconfig: unreachable, gatewayId: "bench", waitFor: "socket" });
+  record("driver RSS, idle (socket bound, no cluster reachable)", `${rssMiB(idle.proc.pid).toFixed(0)} MiB`);
+  await idle.stop();
+
+  const started = performance.now();
+  const driver = await startDriver({ kubeconfig, gatewayId: "bench", args: ["--log-level=info"] });
+  record(`start → ready with ${SANDBOXES} sandboxes to list`, `${(performance.now() - started).toFixed(0)} ms`);
+  const client = connectClient(driver.socket);
+
+  const caps = await timeCalls(2000, () => client.getCapabilities({}));
+  record("GetCapabilities round trip over the UDS (2000 calls)", `p50 ${percentile(caps, 50).toFixed(3)} ms, p99 ${percentile(caps, 99).toFixed(3)} ms`);
+
+  const gets = await timeCalls(2000, () => client.getSandbox({ sandboxId: `bench-${String(Math.floor(Math.random() * SANDBOXES)).padStart(6, "0")}` }));
+  record(`GetSandbox from the cache of ${SANDBOXES} (2000 calls)`, `p50 ${percentile(gets, 50).toFixed(3)} ms, p99 ${percentile(gets, 99).toFixed(3)} ms`);
+
+  const reply = await client.listSandboxes({});
+  const bytes = toBinary(ListSandboxesResponseSchema, create(ListSandboxesResponseSchema, reply)).byteLength;
+  const lists = await timeCalls(50, () => client.listSandboxes({}));
+  record(
+    `ListSandboxes of ${reply.sandboxes.length} (${(bytes / 1024).toFixed(0)} KiB reply, 50 calls)`,
+    `p50 ${percentile(lists, 50).toFixed(1)} ms, p99 ${percentile(lists, 99).toFixed(1)} ms`,
+  );
+
+  const abort = new AbortController();
+  const t = performance.now();
+  let received = 0;
+  for await (const _ of client.watchSandboxes({}, { signal: abort.signal })) {
+    if (++received === SANDBOXES) break;
+  }
+  abort.abort();
+  record(`WatchSandboxes: full state of ${SANDBOXES} to a new stream`, `${(performance.now() - t).toFixed(0)} ms`);
+
+  record(`driver RSS with ${SANDBOXES} sandboxes and their pods cached`, `${rssMiB(driver.proc.pid).toFixed(0)} MiB`);
+  await driver.stop();
+  api.close();
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
+const table = rows.map((r) => `| ${r.what} | ${r.value} |`).join("\n");
+writeFileSync(
+  join(REPO, "BENCHMARKS.md"),
+  `# Benchmarks
+
+Produced by \`${COMMAND}\` (\`bun run bench/run.ts\`, after \`just build\`; \`BENCH_SANDBOXES\` sets the
+sandbox count, default 5000) on ${new Date().toISOString().slice(0, 10)}, ${machine}.
+Latencies are wall-clock on this machine and only comparable between runs on the same machine.
+The gRPC figures run the compiled binary over its Unix socket with the Connect client; the
+sandbox set comes from a synthetic API server (\`bench/synthetic-api.ts\`) so thousands of
+sandboxes can be listed without a cluster.
+
+| what | measured |
+|---|---|
+${table}
+`,
+);
+console.log("wrote BENCHMARKS.md");
