@@ -1,0 +1,51 @@
+import { describe, expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { WatchSandboxesEventSchema } from "../../src/gen/compute_driver_pb";
+import { MAX_QUEUED_EVENTS, WatchHub } from "../../src/driver/watch-hub";
+
+const deleted = (id: string) => create(WatchSandboxesEventSchema, { payload: { case: "deleted", value: { sandboxId: id } } });
+const idOf = (e: ReturnType<typeof deleted>) => (e.payload.case === "deleted" ? e.payload.value.sandboxId : "?");
+
+describe("watch fan-out", () => {
+  test("every stream gets the initial state first, then every published event in order", async () => {
+    const hub = new WatchHub();
+    const abort = new AbortController();
+    const a = hub.subscribe([deleted("initial-a")], abort.signal);
+    const b = hub.subscribe([], abort.signal);
+    const first = await a.next(); // subscribing happens on first pull
+    const bFirst = b.next();
+    await Bun.sleep(0);
+    hub.publish(deleted("one"));
+    hub.publish(deleted("two"));
+    expect(idOf(first.value!)).toBe("initial-a");
+    expect(idOf((await a.next()).value!)).toBe("one");
+    expect(idOf((await a.next()).value!)).toBe("two");
+    expect(idOf((await bFirst).value!)).toBe("one");
+    expect(hub.size).toBe(2);
+    abort.abort();
+    expect((await a.next()).done).toBe(true);
+    expect((await b.next()).done).toBe(true);
+    expect(hub.size).toBe(0);
+  });
+
+  test("closeAll ends streams cleanly after what was already queued", async () => {
+    const hub = new WatchHub();
+    const stream = hub.subscribe([deleted("x")], new AbortController().signal);
+    await stream.next();
+    hub.publish(deleted("queued"));
+    hub.closeAll();
+    expect(idOf((await stream.next()).value!)).toBe("queued");
+    expect((await stream.next()).done).toBe(true);
+  });
+
+  test("a stream that falls too far behind ends with RESOURCE_EXHAUSTED instead of growing without bound", async () => {
+    const hub = new WatchHub();
+    const slow = hub.subscribe([deleted("start")], new AbortController().signal);
+    await slow.next();
+    for (let i = 0; i <= MAX_QUEUED_EVENTS; i++) hub.publish(deleted(`e${i}`));
+    const err = await slow.next().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+  });
+});
