@@ -9,7 +9,10 @@ load_state
 running() { pid_matches "${APISERVER_PID:-}" kube-apiserver; }
 case "${1:-}" in
   stop)
-    if running; then stop_component kube-apiserver; else log "kube-apiserver already stopped"; fi
+    # kube-apiserver stops listening at once on TERM but keeps serving open
+    # watches while it drains (up to a minute); KILL after a short grace so
+    # every open connection drops like in a real outage.
+    if running; then stop_component kube-apiserver "${APISERVER_STOP_GRACE_SECONDS:-2}"; else log "kube-apiserver already stopped"; fi
     ;;
   start)
     if running; then

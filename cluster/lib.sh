@@ -87,9 +87,10 @@ restart_component() {
   start_component "$name" "${args[@]}"
 }
 
-# stop_component NAME: TERM the recorded pid if it is ours, wait, KILL after 15s
+# stop_component NAME [GRACE_SECONDS]: TERM the recorded pid if it is ours,
+# wait up to GRACE_SECONDS (default 10), then KILL.
 stop_component() {
-  local name="$1" pid
+  local name="$1" grace="${2:-10}" pid
   pid="$(component_pid "$name")"
   if [[ -z "$pid" ]]; then return 0; fi
   if ! pid_matches "$pid" "$name"; then
@@ -99,12 +100,12 @@ stop_component() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   local i
-  for ((i = 0; i < 150; i++)); do
+  for ((i = 0; i < grace * 10; i++)); do
     pid_matches "$pid" "$name" || break
     sleep 0.1
   done
   if pid_matches "$pid" "$name"; then
-    log "$name (pid $pid) did not exit after 15s; sending KILL"
+    log "$name (pid $pid) did not exit ${grace}s after TERM; sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do pid_matches "$pid" "$name" || break; sleep 0.1; done
   fi

@@ -216,7 +216,7 @@ start_component agent-sandbox-controller \
   --webhook-port="$SANDBOX_WEBHOOK_PORT" --webhook-cert-dir="$PKI/webhook"
 ctrl_ready() {
   curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null &&
-    curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert"
+    curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/"
 }
 wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
 # The conversion path works end to end: a server-side dry-run create of a
