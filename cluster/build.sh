@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local control plane binaries from the pinned Go wrapper modules in
 # cluster/gomod/ into .cache/cluster/<k8s-version>/bin. Idempotent: a binary is
-# rebuilt only when it is missing or its module's go.mod/go.sum/versions changed.
+# rebuilt only when it is missing or its module's go.mod/go.sum/versions or this
+# script changed. No build date is stamped in, so builds are reproducible.
 # Needs: Go >= 1.26 and access to the Go module proxy (or a warm module cache).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,16 +10,22 @@ root="$(cd "$here/.." && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "FATAL: cluster-build needs the Go toolchain (>= 1.26) on PATH, but 'go' was not found." >&2
-  echo "       Install Go 1.26+ (https://go.dev/dl/) and retry." >&2
-  exit 1
-fi
-gover="$(go env GOVERSION | sed 's/^go//')"
-case "$gover" in
-  1.2[6-9]*|1.[3-9][0-9]*|[2-9].*) ;;
-  *) echo "FATAL: Go >= 1.26 required, found go$gover ($(command -v go))" >&2; exit 1 ;;
-esac
+# Go is only needed when something must be (re)built; then its absence is fatal.
+need_go() {
+  [[ -n "${_GO_OK:-}" ]] && return 0
+  if ! command -v go >/dev/null 2>&1; then
+    echo "FATAL: cluster-build needs the Go toolchain (>= 1.26) on PATH to build the control plane," >&2
+    echo "       but 'go' was not found. Install Go 1.26+ (https://go.dev/dl/) and retry." >&2
+    exit 1
+  fi
+  local gover
+  gover="$(go env GOVERSION | sed 's/^go//')"
+  case "$gover" in
+    1.2[6-9]*|1.[3-9][0-9]*|[2-9].*) ;;
+    *) echo "FATAL: cluster-build needs Go >= 1.26, found go$gover ($(command -v go))" >&2; exit 1 ;;
+  esac
+  _GO_OK=1
+}
 
 BIN="${CLUSTER_BIN:-$root/.cache/cluster/$K8S_VERSION/bin}"
 mkdir -p "$BIN"
@@ -27,7 +34,6 @@ export CGO_ENABLED=0
 export GOFLAGS="-mod=readonly -buildvcs=false"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 PAR="${CLUSTER_BUILD_PAR:-2}"
-build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 stamp_of() { # module dir -> hash of everything that pins that module's build
   cat "$here/versions.env" "$1/go.mod" "$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-16
@@ -41,6 +47,7 @@ build() {
     echo "  $out: up to date"
     return 0
   fi
+  need_go
   echo "  $out: building $pkg ..."
   local t0=$SECONDS
   (cd "$mod" && go build -p "$PAR" -trimpath -ldflags "-s -w $*" -o "$BIN/$out.tmp" "$pkg")
@@ -56,7 +63,7 @@ k8s_minor="$(echo "$K8S_VERSION" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')"
 kver=""
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kver+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$k8s_major -X $p.gitMinor=$k8s_minor"
-  kver+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
+  kver+=" -X $p.gitTreeState=clean"
 done
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build kubernetes "$c" "k8s.io/kubernetes/cmd/$c" "$kver"
@@ -65,5 +72,5 @@ build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
 build agent-sandbox agent-sandbox-controller sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller \
-  "-X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=$AGENT_SANDBOX_VERSION -X sigs.k8s.io/agent-sandbox/internal/version.buildDate=$build_date"
+  "-X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=$AGENT_SANDBOX_VERSION"
 echo "cluster-build: done in $((SECONDS - t_all))s ($(du -sh "$BIN" | cut -f1))"

@@ -6,14 +6,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ -f "$STATE_FILE" ]] || die "cluster not up ($STATE_FILE missing); run cluster/up.sh"
 load_state
+# v1alpha1 requests are expected here; keep kubectl's deprecation warning out of the report.
+exec 2> >(grep --line-buffered -v 'v1alpha1 Sandbox is deprecated' >&2)
 NS=openshell-system
 PASSED=0
 T0=$(date +%s%N)
 _ts=0
-step() { _ts=$(date +%s%N); printf '• %s ... ' "$*" >&2; }
-ok() { PASSED=$((PASSED + 1)); printf 'ok (%d ms)\n' $((($(date +%s%N) - _ts) / 1000000)) >&2; }
+step() { _ts=$(date +%s%N); printf '• %s\n' "$*" >&2; }
+ms() { echo $((($(date +%s%N) - _ts) / 1000000)); }
+note() { printf '    %s (at %d ms)\n' "$*" "$(ms)" >&2; }
+ok() { PASSED=$((PASSED + 1)); printf '  ok (%d ms)\n' "$(ms)" >&2; }
 fail() {
-  printf 'FAILED: %s\n' "$*" >&2
+  printf '  FAILED: %s\n' "$*" >&2
   kc -n "$NS" get sandboxes.v1beta1.agents.x-k8s.io,pods -o wide >&2 || true
   echo "$PASSED passed, 1 failed" >&2
   exit 1
@@ -143,11 +147,13 @@ bash "$CLUSTER_SRC/apiserver.sh" stop 2>/dev/null
 if kc get --raw /readyz --request-timeout=2s >/dev/null 2>&1; then fail "apiserver still answering after stop"; fi
 sleep 2
 bash "$CLUSTER_SRC/apiserver.sh" start 2>/dev/null
+note "apiserver stopped, restarted and ready"
 load_state
 [[ "$APISERVER_PORT" == "$port_before" ]] || fail "port changed"
 for c in "${COMPONENTS[@]}"; do pid_matches "$(component_pid "$c")" "$c" || fail "$c died during the outage"; done
 sandbox smoke-after-outage v1beta1 "  operatingMode: Running" | kc apply -f - >/dev/null
 wait_cond smoke-after-outage Ready True 90
+note "new Sandbox Ready (controller + kwok watches resumed)"
 kc -n "$NS" patch sandboxes.v1alpha1.agents.x-k8s.io smoke-alpha --type=merge -p '{"spec":{"replicas":0}}' >/dev/null
 wait_cond smoke-alpha Suspended True 60
 kc wait --for=condition=Ready node/kwok-node-0 node/kwok-node-gpu --timeout=30s >/dev/null
