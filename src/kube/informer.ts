@@ -3,11 +3,11 @@
 // on anything else, and a watchdog for streams that go silent without closing (a dead NAT entry
 // or a half-open TCP connection never errors on its own).
 
-import { consola } from "consola";
+import { logger } from "../log";
 import type { KubeClient, KubeObserver, WatchEvent } from "./client";
 import { KubeApiError, errorFromStatusObject, isKubeApiError } from "./errors";
 
-const log = consola.withTag("kube");
+const log = logger("kube");
 
 export interface ObjectMetaLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
