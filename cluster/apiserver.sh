@@ -4,6 +4,7 @@
 # Usage: cluster/apiserver.sh stop|start|restart|status
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cluster_lock
 [[ -f "$STATE_FILE" ]] || die "cluster not set up ($STATE_FILE missing); run cluster/up.sh"
 load_state
 running() { pid_matches "${APISERVER_PID:-}" kube-apiserver; }

@@ -56,6 +56,18 @@ build() {
   echo "  $out: built in $((SECONDS - t0))s"
 }
 
+# go.mod files must pin what versions.env says (regenerate with gomod/update.sh).
+check_pin() { # module-dir module version
+  grep -qE "^\s*(require )?$2 $3( |$)" "$here/gomod/$1/go.mod" ||
+    { echo "FATAL: cluster/gomod/$1/go.mod does not pin $2 $3 (versions.env); run cluster/gomod/update.sh" >&2; exit 1; }
+}
+check_pin kubernetes k8s.io/kubernetes "$K8S_VERSION"
+grep -q "k8s.io/api => k8s.io/api $K8S_STAGING_VERSION" "$here/gomod/kubernetes/go.mod" ||
+  { echo "FATAL: staging replaces in cluster/gomod/kubernetes/go.mod are not $K8S_STAGING_VERSION; run cluster/gomod/update.sh" >&2; exit 1; }
+check_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+check_pin kwok sigs.k8s.io/kwok "$KWOK_VERSION"
+check_pin agent-sandbox sigs.k8s.io/agent-sandbox "$AGENT_SANDBOX_VERSION"
+
 echo "cluster-build: binaries in $BIN"
 t_all=$SECONDS
 k8s_major="$(echo "$K8S_VERSION" | sed -E 's/^v([0-9]+)\..*/\1/')"

@@ -4,6 +4,7 @@
 # Idempotent.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cluster_lock
 if [[ ! -f "$STATE_FILE" ]]; then
   log "no $STATE_FILE; nothing to stop"
   exit 0

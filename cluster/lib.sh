@@ -29,6 +29,17 @@ pid_var() {
   esac
 }
 
+# cluster_lock: serialize up/down/apiserver.sh across concurrent callers
+# (e.g. several test files calling cluster-up). Nested calls skip it.
+cluster_lock() {
+  [[ -n "${CLUSTER_LOCK_HELD:-}" ]] && return 0
+  command -v flock >/dev/null || return 0
+  mkdir -p "$CLUSTER_DIR"
+  exec 9>"$CLUSTER_DIR/.lock"
+  flock -w 300 9 || die "could not take $CLUSTER_DIR/.lock within 300s"
+  export CLUSTER_LOCK_HELD=1
+}
+
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -73,7 +84,8 @@ start_component() {
   printf '%s\n' "$@" > "$ARGS_DIR/$name.args"
   echo "=== $(date -u +%FT%TZ) starting $name" >> "$LOGS/$name.log"
   # setsid: own session, survives the invoking shell; stdin from /dev/null.
-  setsid "$BIN_DIR/$name" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  # 9>&-: do not leak the cluster lock fd into long-running daemons.
+  setsid "$BIN_DIR/$name" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
   local pid=$!
   set_state "$(pid_var "$name")" "$pid"
   log "started $name (pid $pid)"

@@ -7,6 +7,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_SRC/pki.sh"
+cluster_lock
 
 CRD_SRC="${SANDBOX_CRD:-$REPO_ROOT/../shared/crds/agents.x-k8s.io_sandboxes.yaml}"
 SERVICE_CIDR=10.96.0.0/16

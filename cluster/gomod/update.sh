@@ -73,4 +73,12 @@ require sigs.k8s.io/agent-sandbox ${AGENT_SANDBOX_VERSION}
 EOM
 rm -f "$here/agent-sandbox/go.sum"
 (cd "$here/agent-sandbox" && go mod tidy)
-echo "wrapper modules regenerated"
+# --- kwok stages (v0.8.0 has no built-in stages): vendor the module's YAML
+kwokdir="$(go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+stages="$here/../kwok/stages"
+rm -rf "$stages" && mkdir -p "$stages"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  install -m 0644 "$kwokdir/kustomize/stage/$f" "$stages/"
+done
+echo "wrapper modules and kwok stages regenerated"
