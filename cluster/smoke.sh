@@ -141,7 +141,7 @@ kc -n "$NS" delete sandboxes.v1beta1.agents.x-k8s.io smoke-beta --wait=false >/d
 wait_gone pod/smoke-beta 60
 ok
 
-step "kube-apiserver outage: stop, start on the same port, cluster healthy again"
+step "kube-apiserver outage: stop, start on the same port, cluster healthy again (then v1alpha1 scale to 0)"
 port_before="$APISERVER_PORT"
 bash "$CLUSTER_SRC/apiserver.sh" stop 2>/dev/null
 if kc get --raw /readyz --request-timeout=2s >/dev/null 2>&1; then fail "apiserver still answering after stop"; fi
@@ -154,7 +154,8 @@ for c in "${COMPONENTS[@]}"; do pid_matches "$(component_pid "$c")" "$c" || fail
 sandbox smoke-after-outage v1beta1 "  operatingMode: Running" | kc apply -f - >/dev/null
 wait_cond smoke-after-outage Ready True 90
 note "new Sandbox Ready (controller + kwok watches resumed)"
-kc -n "$NS" patch sandboxes.v1alpha1.agents.x-k8s.io smoke-alpha --type=merge -p '{"spec":{"replicas":0}}' >/dev/null
+# the v1alpha1 scale subresource goes through the conversion webhook too
+kc -n "$NS" scale sandboxes.v1alpha1.agents.x-k8s.io/smoke-alpha --replicas=0 >/dev/null
 wait_cond smoke-alpha Suspended True 60
 kc wait --for=condition=Ready node/kwok-node-0 node/kwok-node-gpu --timeout=30s >/dev/null
 ok
