@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
 # Common helpers for cluster/*.sh. Source it; do not execute it.
 CLUSTER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$CLUSTER_SRC/.." && pwd)"
@@ -45,6 +46,7 @@ die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$KCFG" "$@"; }
 
+# shellcheck source=/dev/null
 load_state() { [[ -f "$STATE_FILE" ]] && source "$STATE_FILE"; return 0; }
 
 # set_state KEY VALUE: replace or append KEY=VALUE in state.env
