@@ -25,7 +25,7 @@ build:
 
 # Every test tier: unit, Kubernetes edge, contract and e2e (builds the binary and the control plane first).
 test: build cluster-up
-    bun test
+    bun test --timeout 180000
 
 # Pure tiers only: no cluster, no binary.
 test-unit:
@@ -33,11 +33,11 @@ test-unit:
 
 # The compiled binary over a real socket, with three independent gRPC clients.
 test-contract: build cluster-up
-    bun test test/contract
+    bun test --timeout 180000 test/contract
 
 # The driver against the local control plane.
 test-e2e: build cluster-up
-    bun test test/e2e
+    bun test --timeout 180000 test/e2e
 
 # Build what is missing, start the control plane and walk one sandbox through its lifecycle.
 demo: build cluster-up

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
-import { driverKubeconfig } from "../support/cluster";
+import { driverKubeconfig, eventually } from "../support/cluster";
 import { startDriver } from "../support/driver-process";
 import { DRIVER_BIN } from "../support/paths";
 
@@ -124,6 +124,11 @@ describe("driver process", () => {
       for await (const ev of client.watchSandboxes({})) events.push(ev);
       return "ended";
     })();
+    // The stream is open once the driver counts it.
+    await eventually("the watch stream to be open", async () => {
+      const metrics = await (await fetch(`${driver.healthUrl}/metrics`)).text();
+      return /^openshell_driver_watch_streams 1$/m.test(metrics) ? true : undefined;
+    });
     const code = await driver.stop();
     expect(await stream).toBe("ended");
     expect(code).toBe(0);
