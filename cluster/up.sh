@@ -171,7 +171,7 @@ status:
   capacity: &res
     cpu: "32"
     memory: 256Gi
-    pods: "110"
+    pods: "1000" # contract tests list hundreds of sandboxes
     ephemeral-storage: 1Ti
 $2
   allocatable: *res

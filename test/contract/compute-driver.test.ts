@@ -64,6 +64,11 @@ const EXPECTED_CODE: Record<string, string> = {
 beforeAll(async () => {
   kubeconfig = driverKubeconfig();
   driver = await startDriver({ kubeconfig, gatewayId: GATEWAY_ID });
+  // One sandbox up front, so a new watch stream always has state to send first.
+  const seed = uniqueName("seed");
+  const client = connectClient(driver.socket);
+  await client.createSandbox({ sandbox: sandboxRequest(seed) });
+  await eventually("the seed sandbox in the cache", () => client.getSandbox({ sandboxId: seed.id }).then(() => true));
 });
 
 afterAll(async () => {
@@ -137,6 +142,7 @@ describe("compiled driver on a Unix socket, against the local control plane", ()
 
   test("invalid input gets INVALID_ARGUMENT naming the field, and nothing is created in the cluster", async () => {
     const client = connectClient(driver.socket);
+    const before = sandboxesOfThisGateway();
     const cases: [string, ReturnType<typeof sandboxRequest>][] = [
       ["sandbox.name", sandboxRequest({ ...uniqueName("x"), name: "UPPER" })],
       ["sandbox.spec.template.image", sandboxRequest({ ...uniqueName("x"), image: "not a valid image" })],
@@ -151,7 +157,7 @@ describe("compiled driver on a Unix socket, against the local control plane", ()
         expect(err.rawMessage).not.toContain(SECRET_ENV_VALUE);
       }
     }
-    expect(sandboxesOfThisGateway()).toEqual([]);
+    expect(sandboxesOfThisGateway()).toEqual(before);
   });
 
   test("a watch held open gets the current state first, then changes; cancelling it leaves the channel usable", async () => {
@@ -186,7 +192,7 @@ describe("compiled driver on a Unix socket, against the local control plane", ()
 
   test("a ListSandboxes reply larger than 64 KiB arrives intact over all three clients", async () => {
     const client = connectClient(driver.socket);
-    const count = 120;
+    const count = 200;
     const workspace = "large-list-workspace-name";
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
