@@ -1,7 +1,7 @@
 // Flags + environment → one typed, validated Config. Every flag `--foo-bar` can also be set
 // through OPENSHELL_DRIVER_FOO_BAR; an explicit flag wins over the environment.
 import { resolve } from "node:path";
-import type { ImagePullPolicy, SupervisorSideload } from "./sandbox/settings";
+import type { RenderSettings } from "./sandbox/settings";
 import { isDns1123Label } from "./sandbox/dns";
 import { isImageReference } from "./sandbox/image-ref";
 
@@ -9,23 +9,11 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "json" | "pretty";
 export type SandboxApiVersionChoice = "auto" | "v1beta1" | "v1alpha1";
 
-export interface Config {
+/** Everything `serve` needs; the rendering settings are the same fields RenderSettings has. */
+export interface Config extends Omit<RenderSettings, "apiVersion"> {
   socket: string;
-  namespace: string;
   kubeconfig: string | undefined;
-  gatewayId: string;
-  defaultImage: string;
-  imagePullPolicy: ImagePullPolicy;
-  imagePullSecrets: string[];
-  serviceAccountName: string;
-  runtimeClassName: string;
-  supervisorImage: string;
-  supervisorBinaryPath: string;
-  supervisorMountPath: string;
-  supervisorSideload: SupervisorSideload;
-  gatewayEndpoint: string;
   sandboxApiVersion: SandboxApiVersionChoice;
-  gpuSupport: boolean;
   healthPort: number;
   healthAddress: string;
   logLevel: LogLevel;

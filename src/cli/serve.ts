@@ -21,22 +21,9 @@ const SHUTDOWN_GRACE_MS = 8000;
 const API_PROBE_CACHE_MS = 5000;
 
 function renderSettings(config: Config, apiVersion: RenderSettings["apiVersion"]): RenderSettings {
-  return {
-    namespace: config.namespace,
-    gatewayId: config.gatewayId,
-    apiVersion,
-    defaultImage: config.defaultImage,
-    imagePullPolicy: config.imagePullPolicy,
-    imagePullSecrets: config.imagePullSecrets,
-    serviceAccountName: config.serviceAccountName,
-    runtimeClassName: config.runtimeClassName,
-    supervisorImage: config.supervisorImage,
-    supervisorBinaryPath: config.supervisorBinaryPath,
-    supervisorMountPath: config.supervisorMountPath,
-    supervisorSideload: config.supervisorSideload,
-    gatewayEndpoint: config.gatewayEndpoint,
-    gpuSupport: config.gpuSupport,
-  };
+  const { socket, kubeconfig, sandboxApiVersion, healthPort, healthAddress, logLevel, logFormat, kubeTimeoutMs, stopTimeoutMs, ...render } =
+    config;
+  return { ...render, apiVersion };
 }
 
 function sleep(ms: number): Promise<void> {
