@@ -1,6 +1,6 @@
 // Contract tier: how the compiled binary behaves as a process — flags, the socket file, signals.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,6 +114,33 @@ describe("driver process", () => {
     expect(replaced.caps).toBe("openshell-driver-k8s");
     expect(replaced.code).toBe(0);
     expect(existsSync(socket)).toBe(false);
+  });
+
+  // Root can open any socket file, so the 0600 mode cannot keep it out; the peer-UID check does.
+  test.if(process.getuid?.() === 0)("a client running as another user (root) is disconnected by the peer-UID check", async () => {
+    const home = mkdtempSync(join(tmpdir(), "osdrv-nobody-"));
+    writeFileSync(join(home, "kubeconfig"), readFileSync(unreachableKubeconfig()));
+    Bun.spawnSync(["chown", "-R", "65534:65534", home]);
+    Bun.spawnSync(["chmod", "0700", home]);
+    const socket = join(home, "run", "driver.sock");
+    const proc = Bun.spawn(
+      ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DRIVER_BIN, "serve", `--socket=${socket}`, `--kubeconfig=${join(home, "kubeconfig")}`, "--health-port=0"],
+      { stdout: "ignore", stderr: "pipe" },
+    );
+    try {
+      for (let i = 0; i < 100 && !existsSync(socket); i++) await Bun.sleep(50);
+      expect(existsSync(socket)).toBe(true);
+      const err = await connectClient(socket)
+        .getCapabilities({})
+        .then(() => undefined)
+        .catch((e: unknown) => e);
+      expect(err).toBeDefined();
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(home, { recursive: true, force: true });
+    }
+    expect(await new Response(proc.stderr).text()).toContain("rejected a connection from another user");
   });
 
   test("SIGTERM ends open watch streams cleanly, exits 0 and removes the socket", async () => {
