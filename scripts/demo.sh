@@ -88,5 +88,5 @@ The control plane is still running. Look around with:
   $BIN_DIR/kubectl --kubeconfig $KUBECONFIG get sandboxes,pods -A
   $BIN_DIR/kubectl --kubeconfig $KUBECONFIG get nodes
 Driver log: $RUN_DIR/driver.log
-Stop the control plane with: just cluster-down
+Stop the control plane with: ./dev cluster-down   (or: node_modules/.bin/just cluster-down)
 EOF
