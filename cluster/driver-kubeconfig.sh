@@ -6,6 +6,7 @@
 # token (no client certificate). Namespace: $SA_NAMESPACE (default openshell-system).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$CLUSTER_SRC/pki.sh"
 [[ $# -eq 3 ]] || { echo "usage: $0 <serviceaccount-name> <rbac-yaml> <out-kubeconfig>" >&2; exit 2; }
 sa="$1" rbac="$2" out="$3"
 ns="${SA_NAMESPACE:-openshell-system}"
@@ -17,27 +18,5 @@ for _ in $(seq 50); do kc -n "$ns" get sa "$sa" >/dev/null 2>&1 && break; sleep 
 kc -n "$ns" get sa "$sa" >/dev/null || die "ServiceAccount $ns/$sa does not exist after applying $rbac"
 token="$(kc -n "$ns" create token "$sa" --duration="${TOKEN_DURATION:-24h}")"
 mkdir -p "$(dirname "$out")"
-tmp="$(mktemp "$out.XXXX")"
-cat > "$tmp" <<EOK
-apiVersion: v1
-kind: Config
-clusters:
-- name: openshell-local
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 < "$PKI/ca.crt")
-users:
-- name: $ns-$sa
-  user:
-    token: $token
-contexts:
-- name: $ns-$sa@openshell-local
-  context:
-    cluster: openshell-local
-    namespace: $ns
-    user: $ns-$sa
-current-context: $ns-$sa@openshell-local
-EOK
-chmod 600 "$tmp"
-mv -f "$tmp" "$out"
+write_kubeconfig_for "$out" "$ns-$sa" "$ns" "token: $token"
 log "wrote $out (ServiceAccount $ns/$sa, bearer token)"

@@ -71,28 +71,26 @@ ensure_pki() {
 
 # write_kubeconfig FILE USER CERT KEY : client-cert kubeconfig with embedded data
 write_kubeconfig() {
-  local file="$1" user="$2" cert="$3" key="$4" tmp
+  write_kubeconfig_for "$1" "$2" "" \
+    "client-certificate-data: $(base64 -w0 < "$3")" "client-key-data: $(base64 -w0 < "$4")"
+}
+
+# write_kubeconfig_for FILE USER NAMESPACE CREDENTIAL_LINE... : kubeconfig for the local cluster
+# whose user entry holds the given credential lines (a token, or a client certificate and key).
+write_kubeconfig_for() {
+  local file="$1" user="$2" namespace="$3" tmp line
+  shift 3
   tmp="$(mktemp "$file.XXXX")"
-  cat > "$tmp" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: openshell-local
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 < "$PKI/ca.crt")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(base64 -w0 < "$cert")
-    client-key-data: $(base64 -w0 < "$key")
-contexts:
-- name: $user@openshell-local
-  context:
-    cluster: openshell-local
-    user: $user
-current-context: $user@openshell-local
-EOF
+  {
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: openshell-local\n  cluster:\n'
+    printf '    server: https://127.0.0.1:%s\n' "$APISERVER_PORT"
+    printf '    certificate-authority-data: %s\n' "$(base64 -w0 < "$PKI/ca.crt")"
+    printf 'users:\n- name: %s\n  user:\n' "$user"
+    for line in "$@"; do printf '    %s\n' "$line"; done
+    printf 'contexts:\n- name: %s@openshell-local\n  context:\n    cluster: openshell-local\n    user: %s\n' "$user" "$user"
+    if [[ -n "$namespace" ]]; then printf '    namespace: %s\n' "$namespace"; fi
+    printf 'current-context: %s@openshell-local\n' "$user"
+  } > "$tmp"
   chmod 600 "$tmp"
   mv -f "$tmp" "$file"
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { KubeApiError, KubeClient, type KubeAccess, type WatchEvent } from "../../src/kube";
+import { KubeClient, type KubeAccess, type WatchEvent } from "../../src/kube";
+import { failure } from "./expect-kube-error";
 
 function plainAccess(url: string): KubeAccess {
   return { server: url, tls: { rejectUnauthorized: true }, auth: async () => ({}), describe: "test" };
@@ -13,15 +14,6 @@ async function listen(server: Server | NetServer): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function failure(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KubeApiError);
-    return err as KubeApiError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const STATUS: Record<number, { reason: string; message: string }> = {
   409: { reason: "AlreadyExists", message: `sandboxes.agents.x-k8s.io "ws--a" already exists` },

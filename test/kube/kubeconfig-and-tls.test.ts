@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync, mkdirSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeApiError, KubeClient, loadKubeAccess } from "../../src/kube";
+import { KubeClient, loadKubeAccess } from "../../src/kube";
 import { b64, makePki, type Pki } from "./pki";
 import { startTlsApi, type TlsApi } from "./tls-api";
+import { failure } from "./expect-kube-error";
 
 let pki: Pki;
 let mtls: TlsApi;
@@ -48,15 +49,6 @@ async function clientFor(kubeconfigPath: string, timeoutMs = 5000): Promise<Kube
   return new KubeClient(await loadKubeAccess({ kubeconfigPath }), { timeoutMs });
 }
 
-async function failure(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KubeApiError);
-    return err as KubeApiError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("kubeconfig with client certificates over mutual TLS", () => {
   test("a kubeconfig naming CA, certificate and key files reaches the server as CN=admin", async () => {
