@@ -106,4 +106,19 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
         .catch((e: unknown) => (ConnectError.from(e).code === Code.NotFound ? true : undefined)),
     );
   });
+
+  test("the image-volume supervisor sideload is accepted by the API server and the pod runs, with no init container", async () => {
+    const driver = await driverWith(driverKubeconfig(), ["--supervisor-sideload=image-volume"]);
+    const client = connectClient(driver.socket);
+    const { id, name } = uniqueName("imgvol");
+    await client.createSandbox({ sandbox: sandboxRequest({ id, name }) });
+    const pod = await eventually("the pod Running", () => {
+      const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NS, "-l", `openshell.ai/sandbox-id=${id}`]).items;
+      return pods.find((p) => p.status?.phase === "Running");
+    });
+    expect(pod.spec.initContainers ?? []).toEqual([]);
+    expect(pod.spec.volumes.find((v: any) => v.name === "openshell-supervisor-bin").image.reference).toBeTruthy();
+    expect(JSON.stringify(pod.spec)).not.toContain("hostPath");
+    await client.deleteSandbox({ sandboxId: id });
+  });
 });
