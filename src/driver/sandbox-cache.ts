@@ -75,17 +75,17 @@ export class SandboxCache {
     return this.#sandboxes.hasSynced() && this.#pods.hasSynced() && this.#events.hasSynced();
   }
 
-  /** Why the cache is not (or no longer) trustworthy, for /readyz; undefined when healthy. */
+  /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. */
   problem(): string | undefined {
     for (const [name, informer] of [
       ["sandboxes", this.#sandboxes],
       ["pods", this.#pods],
       ["events", this.#events],
     ] as const) {
-      if (!informer.hasSynced()) {
-        const err = informer.lastError();
-        return `${name} cache not synced${err ? `: ${err}` : ""}`;
-      }
+      const err = informer.lastError();
+      if (!informer.hasSynced()) return `${name} cache not synced${err ? `: ${err}` : ""}`;
+      // Still serving the last known state, but no longer seeing changes.
+      if (err) return `${name} watch failing: ${err}`;
     }
     return undefined;
   }
@@ -101,7 +101,8 @@ export class SandboxCache {
   get(sandboxId: string): DriverSandbox | undefined {
     const name = this.#crNameById.get(sandboxId);
     const cr = name === undefined ? undefined : this.#sandboxes.get(this.#namespace, name);
-    return cr && this.#observe(cr);
+    const observed = cr && this.#observe(cr);
+    return observed?.id === sandboxId ? observed : undefined;
   }
 
   list(): DriverSandbox[] {

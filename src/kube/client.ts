@@ -100,13 +100,15 @@ export class KubeClient {
     let res: Response;
     let text: string;
     try {
-      Object.assign(headers, await this.access.auth());
+      // One deadline for the whole call, credentials included (an exec plugin can hang).
+      const deadline = AbortSignal.timeout(timeoutMs);
+      Object.assign(headers, await beforeAbort(this.access.auth(), deadline));
       res = await fetch(this.url(req.path, req.query), {
         ...this.fetchOptions(),
         method: METHOD[req.verb],
         headers,
         ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline,
       });
       text = await res.text();
     } catch (err) {
@@ -144,7 +146,7 @@ export class KubeClient {
     try {
       let res: Response;
       try {
-        const headers = { Accept: "application/json", ...(await this.access.auth()) };
+        const headers = { Accept: "application/json", ...(await beforeAbort(this.access.auth(), ctrl.signal)) };
         res = await fetch(this.url(req.path, { ...req.query, watch: 1 }), {
           ...this.fetchOptions(),
           method: "GET",
@@ -267,6 +269,16 @@ function errorContext(verb: string, req: { resource: string; namespace?: string;
     ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
     ...(req.name !== undefined ? { name: req.name } : {}),
   };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as `signal` aborts. */
+function beforeAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function timeoutErr(): Error {

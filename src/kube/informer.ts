@@ -226,7 +226,9 @@ export class Informer<T extends ObjectMetaLike> {
     const fresh = new Map<string, T>();
     for (const item of items) fresh.set(keyOf(item), item);
     for (const [key, old] of [...this.cache]) {
-      if (!fresh.has(key)) {
+      const now = fresh.get(key);
+      // Same name but a new uid: the old object was deleted while we were not watching.
+      if (!now || (now.metadata?.uid && old.metadata?.uid && now.metadata.uid !== old.metadata.uid)) {
         this.cache.delete(key);
         this.emit({ type: "deleted", object: old, old });
       }

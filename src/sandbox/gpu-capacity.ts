@@ -26,10 +26,10 @@ export function checkGpuCapacity(count: number, nodes: V1Node[], pods: V1Pod[]):
     used.set(node, (used.get(node) ?? 0) + podGpus(pod));
   }
 
-  // A cordoned node still proves the cluster has GPUs, but offers none to a new pod.
+  // A cordoned or NotReady node still proves the cluster has GPUs, but offers none to a new pod.
   let best = 0;
   for (const node of nodes) {
-    if (node.spec?.unschedulable) continue;
+    if (node.spec?.unschedulable || !isReady(node)) continue;
     const free = allocatable(node) - (used.get(node.metadata?.name ?? "") ?? 0);
     best = Math.max(best, free);
   }
@@ -52,4 +52,8 @@ function podGpus(pod: V1Pod): number {
 function containerGpus(container: V1Container): number {
   const quantity = container.resources?.limits?.[GPU_RESOURCE] ?? container.resources?.requests?.[GPU_RESOURCE];
   return quantity === undefined ? 0 : (quantityToNumber(quantity) ?? 0);
+}
+
+function isReady(node: V1Node): boolean {
+  return node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
 }

@@ -28,7 +28,7 @@ export function checkImageReference(ref: string): string | undefined {
   if (at >= 0) {
     const digest = rest.slice(at + 1);
     if (!DIGEST.test(digest)) {
-      return `invalid digest in image reference '${ref}' (expected sha256:<64 hex> or sha512:<128 hex>)`;
+      return "invalid digest (expected sha256:<64 hex> or sha512:<128 hex>)";
     }
     rest = rest.slice(0, at);
   }
@@ -36,14 +36,14 @@ export function checkImageReference(ref: string): string | undefined {
   const colon = rest.lastIndexOf(":");
   if (colon > rest.lastIndexOf("/")) {
     const tag = rest.slice(colon + 1);
-    if (!TAG.test(tag)) return `invalid tag in image reference '${ref}'`;
+    if (!TAG.test(tag)) return "invalid tag (up to 128 characters of [A-Za-z0-9_.-], not starting with '.' or '-')";
     rest = rest.slice(0, colon);
   }
   if (rest.length > NAME_MAX) {
     return `image name must be at most ${NAME_MAX} characters (got ${rest.length})`;
   }
   if (!NAME.test(rest)) {
-    return `invalid image reference '${ref}': repository path components must be lowercase alphanumerics separated by '.', '_', '__' or '-'`;
+    return "invalid image reference: repository path components must be lowercase alphanumerics separated by '.', '_', '__' or '-'";
   }
   return undefined;
 }

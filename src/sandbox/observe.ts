@@ -57,11 +57,12 @@ export function observeSandbox(cr: SandboxResource, pod: V1Pod | undefined): Dri
 }
 
 function observeStatus(cr: SandboxResource, pod: V1Pod | undefined): DriverSandboxStatus | undefined {
-  if (!cr.status) return undefined;
+  // No status yet means "nothing observed", except that a deletion is always worth reporting.
+  if (!cr.status && !cr.metadata.deletionTimestamp) return undefined;
   return create(DriverSandboxStatusSchema, {
     sandboxName: cr.metadata.name ?? "",
     instanceId: pod?.metadata?.name ?? cr.metadata.annotations?.[ANNOTATION_POD_NAME] ?? "",
-    conditions: (cr.status.conditions ?? []).map((c) =>
+    conditions: (cr.status?.conditions ?? []).map((c) =>
       create(DriverConditionSchema, {
         type: c.type,
         status: c.status,

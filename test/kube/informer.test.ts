@@ -134,6 +134,19 @@ describe("informer against a scripted API server", () => {
     expect(informer.list().map((o) => o.metadata.name).sort()).toEqual(["a", "c"]);
   });
 
+  test("an object deleted and recreated under the same name while blind is reported deleted, then added", async () => {
+    const { api, informer, events } = await harness();
+    api.put("a", "1");
+    informer.start();
+    await informer.waitForSync();
+    await eventually(() => api.openWatches === 1, "first watch");
+    api.remove("a", { silent: true });
+    api.put("a", "1", { silent: true, uid: "uid-a-second" });
+    api.expireWatches();
+    await eventually(() => events.filter((e) => e === "synced").length === 2, "a second sync");
+    expect(events).toEqual(["added a", "synced", "deleted a", "added a", "synced"]);
+  });
+
   test("a 410 answer when a watch starts also relists", async () => {
     const { api, informer, events, restarts } = await harness();
     api.put("a", "1");

@@ -61,10 +61,10 @@ export class ScriptedApi {
   }
 
   /** Create or update an object; streaming watches see ADDED or MODIFIED unless silent. */
-  put(name: string, value: string, opts: { silent?: boolean } = {}): TestObject {
+  put(name: string, value: string, opts: { silent?: boolean; uid?: string } = {}): TestObject {
     const existed = this.objects.has(name);
     const obj: TestObject = {
-      metadata: { name, namespace: "ns", resourceVersion: String(++this.rv), uid: `uid-${name}` },
+      metadata: { name, namespace: "ns", resourceVersion: String(++this.rv), uid: opts.uid ?? `uid-${name}` },
       spec: { value },
     };
     this.objects.set(name, obj);

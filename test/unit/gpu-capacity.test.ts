@@ -3,11 +3,14 @@ import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { checkGpuCapacity } from "../../src/sandbox";
 import { expectRejection } from "./expect-rejection";
 
-function node(name: string, gpus: string | undefined, unschedulable = false): V1Node {
+function node(name: string, gpus: string | undefined, unschedulable = false, ready = "True"): V1Node {
   return {
     metadata: { name },
     spec: unschedulable ? { unschedulable: true } : {},
-    status: { allocatable: gpus === undefined ? { cpu: "8" } : { cpu: "8", "nvidia.com/gpu": gpus } },
+    status: {
+      allocatable: gpus === undefined ? { cpu: "8" } : { cpu: "8", "nvidia.com/gpu": gpus },
+      conditions: [{ type: "Ready", status: ready }],
+    },
   };
 }
 
@@ -32,6 +35,10 @@ describe("GPU capacity", () => {
       "sandbox.spec.resource_requirements.gpu",
     );
     expect(err.message).toContain("GPU sandbox requested, but the cluster has no allocatable GPUs");
+  });
+
+  test("a node that is not Ready offers no GPUs, so the request is refused up front", () => {
+    expectRejection(() => checkGpuCapacity(1, [node("a", "4", false, "Unknown")], []), "ResourceExhausted", FIELD);
   });
 
   test("a request that fits on one node passes", () => {

@@ -29,6 +29,14 @@ function withStatus(cr: SandboxResource): SandboxResource {
 }
 
 describe("observeSandbox", () => {
+  test("a CR being deleted before the controller wrote any status still reports deleting", () => {
+    const cr = createdCr();
+    cr.metadata.deletionTimestamp = "2026-08-21T10:00:00Z";
+    const snapshot = observeSandbox(cr, undefined);
+    expect(snapshot?.status?.deleting).toBe(true);
+    expect(snapshot?.status?.conditions).toEqual([]);
+  });
+
   test("the snapshot carries the gateway's sandbox name, not the Kubernetes object name", () => {
     const snapshot = observeSandbox(createdCr(), undefined);
     expect(snapshot?.id).toBe("sb-0123456789abcdef");

@@ -5,6 +5,7 @@ import {
   checkEnvName,
   checkLabelValue,
   checkQualifiedName,
+  checkImageReference,
   isImageReference,
   isQuantity,
   quantityToNumber,
@@ -28,6 +29,15 @@ describe("Kubernetes quantities", () => {
 });
 
 describe("OCI image references", () => {
+  test("a rejected reference is not echoed back: it may carry credentials before the '@'", () => {
+    for (const ref of ["alice:s3cr3t@registry.example.com/app:1", "alice:s3cr3t@x/Y", "x:pa$$word!"]) {
+      const problem = checkImageReference(ref);
+      expect(problem).toBeDefined();
+      expect(problem).not.toContain("s3cr3t");
+      expect(problem).not.toContain("pa$$word");
+    }
+  });
+
   test.each([
     "ubuntu",
     "ubuntu:24.04",
