@@ -10,6 +10,7 @@ import { failedPrecondition, invalidArgument, keyPath } from "./errors";
 import { checkImageReference } from "./image-ref";
 import { parsePlatformConfig, type PlatformConfig } from "./platform-config";
 import { checkResourceQuantity, quantityToNumber } from "./quantity";
+import { isExtendedResource, isHugePages } from "./resource-map";
 import { buildAgentResources } from "./resources";
 import type { RenderSettings } from "./settings";
 
@@ -181,10 +182,22 @@ function validateMergedResources(v: ValidatedSandbox): void {
   const { requests = {}, limits = {} } = buildAgentResources(v) ?? {};
   for (const [name, request] of Object.entries(requests)) {
     const limit = limits[name];
+    const path = () => requestSource(v, name, request);
+    // Extended resources and huge pages cannot be overcommitted: the limit is required and equal.
+    if (isExtendedResource(name) || isHugePages(name)) {
+      if (limit === undefined) throw invalidArgument(path(), `resource '${name}' needs a limit equal to its request`);
+      if (quantityToNumber(request) !== quantityToNumber(limit)) {
+        throw invalidArgument(path(), `request '${request}' must equal the limit '${limit}' for resource '${name}'`);
+      }
+      continue;
+    }
     if (limit === undefined) continue;
     if ((quantityToNumber(request) ?? 0) <= (quantityToNumber(limit) ?? 0)) continue;
-    const path = requestSource(v, name, request);
-    throw invalidArgument(path, `request '${request}' exceeds the limit '${limit}' for resource '${name}'`);
+    throw invalidArgument(path(), `request '${request}' exceeds the limit '${limit}' for resource '${name}'`);
+  }
+  const hugePages = [...Object.keys(requests), ...Object.keys(limits)].find(isHugePages);
+  if (hugePages && !["cpu", "memory"].some((r) => r in requests || r in limits)) {
+    throw invalidArgument("sandbox.spec.template.resources", `huge pages ('${hugePages}') need a cpu or memory request or limit`);
   }
 }
 

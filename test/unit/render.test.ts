@@ -180,13 +180,13 @@ describe("renderSandbox", () => {
       spec: {
         template: {
           resources: { cpuLimit: "1" },
-          platformConfig: { resources_raw: { requests: { cpu: "4", "example.com/fpga": "1" }, limits: { cpu: "8" } } },
+          platformConfig: { resources_raw: { requests: { cpu: "4", "example.com/fpga": "1" }, limits: { cpu: "8", "example.com/fpga": "1" } } },
         },
       },
     });
     expect(agentOf(render(sandbox)).resources).toEqual({
       requests: { cpu: "1", "example.com/fpga": "1" },
-      limits: { cpu: "1" },
+      limits: { cpu: "1", "example.com/fpga": "1" },
     });
   });
 

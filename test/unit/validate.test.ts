@@ -151,7 +151,7 @@ describe("validateSandbox", () => {
       annotations: { "example.com/a": "1" },
       host_users: false,
       tolerations: [{ operator: "Exists" }],
-      resources_raw: { requests: { "example.com/fpga": "1" } },
+      resources_raw: { requests: { "example.com/fpga": "1" }, limits: { "example.com/fpga": "1" } },
     };
     const v = validateSandbox(withTemplate({ platformConfig }), makeSettings());
     expect(v.platformConfig).toEqual({
@@ -160,7 +160,25 @@ describe("validateSandbox", () => {
       nodeSelector: {},
       tolerations: [{ operator: "Exists" }],
       hostUsers: false,
-      resourcesRaw: { requests: { "example.com/fpga": "1" }, limits: {} },
+      resourcesRaw: { requests: { "example.com/fpga": "1" }, limits: { "example.com/fpga": "1" } },
     });
+  });
+
+  test.each([
+    [{ limits: { gpu: "1" } }, "not a container resource"],
+    [{ limits: { "kubernetes.io/foo": "1" } }, "kubernetes.io resource namespace is reserved"],
+    [{ limits: { "example.com/foo": "500m" } }, "must be a whole number"],
+    [{ requests: { "example.com/foo": "1" } }, "needs a limit equal to its request"],
+    [{ requests: { "example.com/foo": "1" }, limits: { "example.com/foo": "2" } }, "must equal the limit"],
+    [{ limits: { "hugepages-2Mi": "100Mi" } }, "need a cpu or memory request or limit"],
+  ])("driver_config agent resources %p that the API server would refuse are rejected up front (%s)", (resources, message) => {
+    let error: unknown;
+    try {
+      validateSandbox(withTemplate({ driverConfig: { containers: { agent: { resources } } } }), makeSettings());
+    } catch (err) {
+      error = err;
+    }
+    expect((error as Error)?.message).toContain(message);
+    expect((error as Error).message).toStartWith("sandbox.spec.template.");
   });
 });
