@@ -3,8 +3,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DriverSandbox, WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
-import { validateSandbox } from "../sandbox";
+import { clusterReferences, validateSandbox } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
+import { ensureReferencesExist } from "./cluster-references";
 import { ensureGpuCapacity } from "./gpu-capacity";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxOperations } from "./sandbox-operations";
@@ -42,7 +43,10 @@ export class SandboxDriver {
   /** Everything CreateSandbox would reject, without writing anything. */
   async validate(sandbox: DriverSandbox): Promise<void> {
     const validated = validateSandbox(sandbox, this.settings);
-    if (validated.gpuCount > 0) await ensureGpuCapacity(this.#client, validated.gpuCount);
+    await Promise.all([
+      validated.gpuCount > 0 ? ensureGpuCapacity(this.#client, validated.gpuCount) : undefined,
+      ensureReferencesExist(this.#client, this.settings.namespace, clusterReferences(validated, this.settings)),
+    ]);
   }
 
   create(sandbox: DriverSandbox): Promise<void> {

@@ -21,3 +21,4 @@ export { platformEventFor, type EventIndex } from "./events";
 export type * from "./types";
 export { SANDBOX_GROUP, SANDBOX_KIND, SANDBOX_PLURAL } from "./types";
 export type { RenderSettings, SandboxApiVersion, SupervisorSideload, ImagePullPolicy } from "./settings";
+export { clusterReferences, type ClusterReference, type ReferenceKind } from "./references";

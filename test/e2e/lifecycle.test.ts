@@ -145,6 +145,46 @@ describe("sandbox lifecycle against a real control plane (least-privileged drive
     expect(kubectl(["get", "sandboxes.agents.x-k8s.io", "-n", NS, "-o", "name"])).toBe(before);
   });
 
+  test("ValidateSandboxCreate refuses a missing claim or runtime class with FAILED_PRECONDITION naming the field; an existing claim passes", async () => {
+    const claim = `claim-${Date.now().toString(36)}`;
+    kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: claim, namespace: NS },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+      }),
+    });
+    const withClaim = (claimName: string) =>
+      sandboxRequest({
+        ...uniqueName("pvc"),
+        spec: {
+          template: {
+            image: "busybox",
+            driverConfig: {
+              volumes: [{ name: "data", persistent_volume_claim: { claim_name: claimName } }],
+              containers: { agent: { volume_mounts: [{ name: "data", mount_path: "/data" }] } },
+            },
+          },
+        },
+      });
+    await client().validateSandboxCreate({ sandbox: withClaim(claim) });
+
+    const missing = await rejection(client().validateSandboxCreate({ sandbox: withClaim("no-such-claim") }));
+    expect(missing.code).toBe(Code.FailedPrecondition);
+    expect(missing.rawMessage).toStartWith("sandbox.spec.template.driver_config.volumes[0].persistent_volume_claim.claim_name");
+    expect(missing.rawMessage).toContain('"no-such-claim" does not exist');
+
+    const runtime = await rejection(
+      client().validateSandboxCreate({
+        sandbox: sandboxRequest({ ...uniqueName("rc"), spec: { template: { image: "busybox", platformConfig: { runtime_class_name: "no-such-runtime" } } } }),
+      }),
+    );
+    expect(runtime.code).toBe(Code.FailedPrecondition);
+    expect(runtime.rawMessage).toStartWith("sandbox.spec.template.platform_config.runtime_class_name");
+    kubectl(["delete", "pvc", "-n", NS, claim, "--wait=false"]);
+  });
+
   test("a second create of the same sandbox id is OK; another id under the same name is ALREADY_EXISTS", async () => {
     const dup = uniqueName("dup");
     await client().createSandbox({ sandbox: sandboxRequest(dup) });
