@@ -1,6 +1,7 @@
 // `openshell-driver-k8s serve`: wiring only. The socket is bound first so the gateway (which
 // retries for 30 s) can connect at once; cluster-backed RPCs answer Unavailable until the
 // Sandbox API is found and the caches are synced, which /readyz reports.
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "../config";
 import { computeDriverService, type DriverIdentity } from "../contract/compute-driver-service";
 import { ApiVersionError, detectSandboxApiVersion } from "../driver/api-version";
@@ -12,7 +13,6 @@ import { startGrpcServer } from "../server/grpc-server";
 import { startHealthServer, type HealthServer } from "../server/health-server";
 import { createMetrics } from "../server/metrics";
 import type { RenderSettings } from "../sandbox/settings";
-import { Code, ConnectError } from "@connectrpc/connect";
 
 const log = logger("serve");
 
