@@ -1,7 +1,7 @@
 // Contract tier: the compiled binary on a real Unix socket, against the local control plane
 // (real kube-apiserver + agent-sandbox controller), driven by three independent gRPC clients.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -16,6 +16,7 @@ import { GrpcJsClient, connectClient, pythonCall } from "../support/clients";
 import { driverKubeconfig, eventually, kubectl, kubectlJson } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { sandboxRequest, uniqueName } from "../support/requests";
+import { EXPECTED_CODE, requestFor } from "../support/rpc-expectations";
 
 const GATEWAY_ID = `contract-${Date.now().toString(36)}`;
 const SECRET_TOKEN = "sandbox-token-MUST-NOT-LEAK-7f3a";
@@ -30,36 +31,6 @@ function sandboxesOfThisGateway(): string[] {
     .filter(Boolean);
 }
 
-/** A valid request for every RPC; ids refer to nothing so mutations fail cleanly with NOT_FOUND. */
-function requestFor(method: string): MessageShape<DescMessage> {
-  const m = ComputeDriver.methods.find((x) => x.name === method)!;
-  const init: Record<string, unknown> = {
-    GetSandbox: { sandboxId: "no-such-sandbox" },
-    StopSandbox: { sandboxId: "no-such-sandbox" },
-    StartSandbox: { sandboxId: "no-such-sandbox" },
-    DeleteSandbox: { sandboxId: "no-such-sandbox" },
-    ValidateSandboxCreate: { sandbox: sandboxRequest(uniqueName("val")) },
-    CreateSandbox: { sandbox: sandboxRequest({ ...uniqueName("bad"), name: "Not_A_DNS_Label" }) },
-    EnsureWorkspace: { workspace: "team-a" },
-    DeleteWorkspace: { workspace: "team-a" },
-  };
-  return create(m.input, (init[method] ?? {}) as Record<string, never>) as MessageShape<DescMessage>;
-}
-
-/** What each RPC must answer for requestFor(method). */
-const EXPECTED_CODE: Record<string, string> = {
-  GetCapabilities: "OK",
-  GetGatewayListenerRequirements: "OK",
-  ValidateSandboxCreate: "OK",
-  GetSandbox: "NOT_FOUND",
-  ListSandboxes: "OK",
-  CreateSandbox: "INVALID_ARGUMENT",
-  StopSandbox: "NOT_FOUND",
-  StartSandbox: "NOT_FOUND",
-  DeleteSandbox: "OK",
-  EnsureWorkspace: "OK",
-  DeleteWorkspace: "OK",
-};
 
 beforeAll(async () => {
   kubeconfig = driverKubeconfig();

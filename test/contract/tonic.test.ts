@@ -2,7 +2,7 @@
 // client (Rust, hyper h2) that connects exactly like the OpenShell gateway. hyper's h2 rejects
 // framing and trailer mistakes that grpc-js, grpcio and Connect tolerate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import {
   ComputeDriver,
   GetCapabilitiesResponseSchema,
@@ -14,42 +14,12 @@ import { driverKubeconfig, eventually, kubectl } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { sandboxRequest, uniqueName } from "../support/requests";
 import { buildTonicProbe, tonicCall } from "../support/tonic";
+import { EXPECTED_CODE, requestFor } from "../support/rpc-expectations";
 
 const GATEWAY_ID = `tonic-${Date.now().toString(36)}`;
 
 let driver: DriverProcess;
 
-/** A valid request for every RPC; ids refer to nothing so mutations fail cleanly with NOT_FOUND. */
-function requestFor(method: string): MessageShape<DescMessage> {
-  const m = ComputeDriver.methods.find((x) => x.name === method)!;
-  const init: Record<string, unknown> = {
-    GetSandbox: { sandboxId: "no-such-sandbox" },
-    StopSandbox: { sandboxId: "no-such-sandbox" },
-    StartSandbox: { sandboxId: "no-such-sandbox" },
-    DeleteSandbox: { sandboxId: "no-such-sandbox" },
-    ValidateSandboxCreate: { sandbox: sandboxRequest(uniqueName("val")) },
-    CreateSandbox: { sandbox: sandboxRequest({ ...uniqueName("bad"), name: "Not_A_DNS_Label" }) },
-    EnsureWorkspace: { workspace: "team-a" },
-    DeleteWorkspace: { workspace: "team-a" },
-  };
-  return create(m.input, (init[method] ?? {}) as Record<string, never>) as MessageShape<DescMessage>;
-}
-
-/** What each RPC must answer for requestFor(method); the one streaming RPC reads one event, then cancels. */
-const EXPECTED_CODE: Record<string, string> = {
-  GetCapabilities: "OK",
-  GetGatewayListenerRequirements: "OK",
-  ValidateSandboxCreate: "OK",
-  GetSandbox: "NOT_FOUND",
-  ListSandboxes: "OK",
-  CreateSandbox: "INVALID_ARGUMENT",
-  StopSandbox: "NOT_FOUND",
-  StartSandbox: "NOT_FOUND",
-  DeleteSandbox: "OK",
-  EnsureWorkspace: "OK",
-  DeleteWorkspace: "OK",
-  WatchSandboxes: "OK",
-};
 
 beforeAll(async () => {
   buildTonicProbe();
