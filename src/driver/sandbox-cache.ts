@@ -61,27 +61,30 @@ export class SandboxCache {
     });
   }
 
+  /** Pods first, so a CR's first snapshot already sees its pod when both exist. */
+  get #informers(): [string, Informer<SandboxResource> | Informer<V1Pod> | Informer<CoreV1Event>][] {
+    return [
+      ["pods", this.#pods],
+      ["sandboxes", this.#sandboxes],
+      ["events", this.#events],
+    ];
+  }
+
   start(): void {
-    this.#pods.start();
-    this.#sandboxes.start();
-    this.#events.start();
+    for (const [, informer] of this.#informers) informer.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.#sandboxes.stop(), this.#pods.stop(), this.#events.stop()]);
+    await Promise.all(this.#informers.map(([, informer]) => informer.stop()));
   }
 
   hasSynced(): boolean {
-    return this.#sandboxes.hasSynced() && this.#pods.hasSynced() && this.#events.hasSynced();
+    return this.#informers.every(([, informer]) => informer.hasSynced());
   }
 
   /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. */
   problem(): string | undefined {
-    for (const [name, informer] of [
-      ["sandboxes", this.#sandboxes],
-      ["pods", this.#pods],
-      ["events", this.#events],
-    ] as const) {
+    for (const [name, informer] of this.#informers) {
       const err = informer.lastError();
       if (!informer.hasSynced()) return `${name} cache not synced${err ? `: ${err}` : ""}`;
       // Still serving the last known state, but no longer seeing changes.
@@ -91,11 +94,7 @@ export class SandboxCache {
   }
 
   async waitForSync(signal?: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.#sandboxes.waitForSync(signal),
-      this.#pods.waitForSync(signal),
-      this.#events.waitForSync(signal),
-    ]);
+    await Promise.all(this.#informers.map(([, informer]) => informer.waitForSync(signal)));
   }
 
   get(sandboxId: string): DriverSandbox | undefined {
