@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ListSandboxesResponseSchema } from "../src/gen/compute_driver_pb";
-import { observeSandbox, renderSandbox, validateSandbox } from "../src/sandbox";
+import { resolveConfig } from "../src/config";
+import { observeSandbox, renderSandbox, validateSandbox, type RenderSettings } from "../src/sandbox";
 import { connectClient } from "../test/support/clients";
 import { startDriver } from "../test/support/driver-process";
 import { REPO } from "../test/support/paths";
@@ -44,21 +45,10 @@ async function timeCalls(n: number, call: () => Promise<unknown>): Promise<numbe
   return samples.sort((a, b) => a - b);
 }
 
-const settings = {
-  namespace: "openshell-system",
-  gatewayId: "bench",
-  apiVersion: "v1beta1" as const,
-  defaultImage: "busybox:1.36",
-  imagePullPolicy: "" as const,
-  imagePullSecrets: [],
-  serviceAccountName: "",
-  runtimeClassName: "",
-  supervisorImage: "ghcr.io/nvidia/openshell/supervisor:latest",
-  supervisorBinaryPath: "/usr/local/bin/openshell-sandbox",
-  supervisorMountPath: "/opt/openshell/bin",
-  supervisorSideload: "init-container" as const,
-  gatewayEndpoint: "http://gateway:8080",
-  gpuSupport: true,
+// The driver's own defaults, as `serve` would build them.
+const settings: RenderSettings = {
+  ...resolveConfig({ "gateway-id": "bench", "default-image": "busybox:1.36", "gateway-endpoint": "http://gateway:8080" }, {}, false).render,
+  apiVersion: "v1beta1",
 };
 
 // 1. Pure rendering: validate + render, and observe.

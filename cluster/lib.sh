@@ -179,3 +179,24 @@ apiserver_ready() {
   curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
 }
+
+# kube-controller-manager's hostpath provisioner puts every volume in
+# /tmp/hostpath_pv/<uuid> (fixed in Kubernetes, shared by any such KCM on this
+# host). Ours are exactly the paths our etcd ever stored in a PersistentVolume:
+# the etcd data (db and WAL) holds them as plain strings, even after a crash.
+HOSTPATH_PV_ROOT=/tmp/hostpath_pv
+HOSTPATH_PV_PATTERN="$HOSTPATH_PV_ROOT/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+# remove_hostpath_dirs: delete this cluster's volume directories (call with KCM stopped
+# or about to lose its data, so it cannot provision another meanwhile).
+remove_hostpath_dirs() {
+  [[ -d "$CLUSTER_DIR/etcd-data" ]] || return 0
+  local dir removed=0
+  while read -r dir; do
+    [[ -e "$dir" ]] || continue
+    rm -rf -- "$dir"
+    removed=$((removed + 1))
+  done < <(grep -rhaoE "$HOSTPATH_PV_PATTERN" "$CLUSTER_DIR/etcd-data" | sort -u)
+  rmdir "$HOSTPATH_PV_ROOT" 2>/dev/null || true # only when nobody else's volumes remain
+  ((removed == 0)) || log "removed $removed hostpath volume directories under $HOSTPATH_PV_ROOT"
+}

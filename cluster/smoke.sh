@@ -57,13 +57,34 @@ wait_gone() { # kind/name timeout
     true
   }
 }
+# pv_of CLAIM: the bound volume's name and its directory ("name path").
+pv_of() {
+  local pv
+  pv="$(kc -n "$NS" get pvc "$1" -o jsonpath='{.spec.volumeName}')"
+  echo "$pv $(kc get pv "$pv" -o jsonpath='{.spec.hostPath.path}')"
+}
+wait_claim_bound() { # claim timeout
+  local deadline=$((SECONDS + ${2:-30}))
+  until [[ "$(kc -n "$NS" get pvc "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" == Bound ]]; do
+    ((SECONDS < deadline)) || fail "claim $1 never became Bound"
+    sleep 0.2
+  done
+}
+wait_volume_deleted() { # pv path timeout
+  wait_gone "pv/$1" "${3:-60}"
+  local deadline=$((SECONDS + 10))
+  while [[ -e "$2" ]]; do ((SECONDS < deadline)) || fail "volume directory $2 left behind"; sleep 0.2; done
+}
 cleanup() {
   kc -n "$NS" delete sandboxes.v1beta1.agents.x-k8s.io smoke-beta smoke-alpha smoke-after-outage \
     --ignore-not-found --wait=false >/dev/null 2>&1 || true
-  kc -n "$NS" delete pod smoke-gpu --ignore-not-found --grace-period=0 --wait=false >/dev/null 2>&1 || true
+  kc -n "$NS" delete pod smoke-gpu smoke-claim-user --ignore-not-found --grace-period=0 --wait=false >/dev/null 2>&1 || true
+  kc -n "$NS" delete sandboxes.v1beta1.agents.x-k8s.io smoke-workspace --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  kc -n "$NS" delete pvc smoke-claim --ignore-not-found --wait=false >/dev/null 2>&1 || true
 }
 cleanup
-for o in pod/smoke-beta pod/smoke-alpha pod/smoke-gpu pod/smoke-after-outage; do wait_gone "$o" 30; done
+for o in pod/smoke-beta pod/smoke-alpha pod/smoke-gpu pod/smoke-after-outage pod/smoke-claim-user \
+  pod/smoke-workspace pvc/smoke-claim pvc/workspace-smoke-workspace; do wait_gone "$o" 30; done
 
 step "server version is $K8S_VERSION"
 v="$(kc get --raw /version | tr -d ' \n' | sed -E 's/.*"gitVersion":"([^"]+)".*/\1/')"
@@ -134,6 +155,53 @@ kc -n "$NS" wait --for=condition=Ready pod/smoke-gpu --timeout=60s >/dev/null
 [[ "$(kc -n "$NS" get pod smoke-gpu -o jsonpath='{.spec.nodeName}')" == kwok-node-gpu ]] || fail "gpu pod not on kwok-node-gpu"
 kc -n "$NS" delete pod smoke-gpu --wait=false >/dev/null
 wait_gone pod/smoke-gpu 30
+ok
+
+step "default StorageClass: a claim binds, a pod using it runs, deleting the claim deletes the volume and its directory"
+[[ "$(kc get storageclass hostpath -o jsonpath='{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}')" == true ]] ||
+  fail "StorageClass hostpath is not the default"
+kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: smoke-claim, namespace: $NS}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: smoke-claim-user, namespace: $NS}
+spec:
+  containers: [{name: main, image: busybox:1.37, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: smoke-claim}}]
+EOF
+wait_claim_bound smoke-claim
+read -r pv dir < <(pv_of smoke-claim)
+[[ -d "$dir" ]] || fail "volume $pv has no directory $dir"
+kc -n "$NS" wait --for=condition=Ready pod/smoke-claim-user --timeout=60s >/dev/null
+kc -n "$NS" delete pod smoke-claim-user --wait=false >/dev/null
+kc -n "$NS" delete pvc smoke-claim --wait=false >/dev/null
+wait_volume_deleted "$pv" "$dir"
+ok
+
+step "a Sandbox's workspace claim (volumeClaimTemplates) survives suspend; deleting the Sandbox deletes claim, volume and directory"
+{
+  sandbox smoke-workspace v1beta1 "  operatingMode: Running"
+  cat <<EOF
+  volumeClaimTemplates:
+  - metadata: {name: workspace}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
+EOF
+} | kc apply -f - >/dev/null
+wait_cond smoke-workspace Ready True 60
+wait_claim_bound workspace-smoke-workspace
+uid="$(kc -n "$NS" get pvc workspace-smoke-workspace -o jsonpath='{.metadata.uid}')"
+read -r pv dir < <(pv_of workspace-smoke-workspace)
+kc -n "$NS" patch sandboxes.v1beta1.agents.x-k8s.io smoke-workspace --type=merge -p '{"spec":{"operatingMode":"Suspended"}}' >/dev/null
+wait_cond smoke-workspace Suspended True 60
+wait_gone pod/smoke-workspace 30
+[[ "$(kc -n "$NS" get pvc workspace-smoke-workspace -o jsonpath='{.metadata.uid}')" == "$uid" ]] || fail "claim not kept across suspend"
+kc -n "$NS" delete sandboxes.v1beta1.agents.x-k8s.io smoke-workspace --wait=false >/dev/null
+wait_gone pvc/workspace-smoke-workspace 60
+wait_volume_deleted "$pv" "$dir"
 ok
 
 step "delete Sandbox -> owned pod garbage-collected by kube-controller-manager"

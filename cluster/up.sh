@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Start the local Kubernetes control plane as plain processes on 127.0.0.1:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (two fake
-# nodes) and the agent-sandbox controller (with its conversion webhook).
-# Idempotent: if everything is already up and healthy it says so and exits 0.
-# Env: CLUSTER_KEEP_DATA=1 keeps the etcd data of a previous run (default: fresh).
+# nodes), the agent-sandbox controller (with its conversion webhook) and the
+# default StorageClass (KCM's hostpath provisioner) for the sandboxes' workspace claims.
+# Idempotent: if everything is already up and healthy it says so and exits 0
+# (restarting only kube-controller-manager if this script changed its flags).
+# Env: CLUSTER_KEEP_DATA=1 keeps the etcd data (and its volume directories) of a
+# previous run (default: fresh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_SRC/pki.sh"
@@ -22,6 +25,43 @@ command -v ss >/dev/null || die "ss is required (apt-get install iproute2)"
 mkdir -p "$CLUSTER_DIR" "$LOGS" "$KCFG_DIR"
 load_state
 
+# kube-controller-manager's argv. An idempotent `up` compares it with the running one's and
+# restarts only KCM when it differs, so a flag added here reaches a cluster that is already up
+# without wiping anyone's objects. --enable-hostpath-provisioner: the in-tree
+# kubernetes.io/host-path provisioner behind the default StorageClass (see apply_storage_class).
+# --kube-api-qps/burst: each workspace claim costs the volume controllers ~6 writes and the
+# client default (20 qps) made 200 sandboxes wait over a minute for their claims.
+kcm_args() {
+  local kcfg="$KCFG_DIR/kube-controller-manager.kubeconfig"
+  KCM_ARGS=(
+    --kubeconfig="$kcfg" --authentication-kubeconfig="$kcfg" --authorization-kubeconfig="$kcfg"
+    --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$CLUSTER_DIR/kcm-certs"
+    --leader-elect=false --use-service-account-credentials=true
+    --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key"
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key"
+    --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR"
+    --controllers='*' --enable-hostpath-provisioner --kube-api-qps=200 --kube-api-burst=400 --v=1
+  )
+}
+https_ok() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
+# Every Sandbox gets a `workspace` claim from its volumeClaimTemplates; without a default class
+# it would stay Pending and its pod would never schedule. Immediate binding: kwok nodes have no
+# topology, and a claim bound before the pod exists lets the scheduler place the pod at once.
+# Reclaim Delete: deleting a Sandbox (GC deletes its claim) deletes the volume and its directory.
+apply_storage_class() {
+  kc apply -f - >/dev/null <<'EOF'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: hostpath
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
+}
+
 # ---- already up? -----------------------------------------------------------
 all_running=1
 any_running=0
@@ -30,6 +70,14 @@ for c in "${COMPONENTS[@]}"; do
 done
 if ((all_running)) && [[ -n "${APISERVER_PORT:-}" ]] && apiserver_ready \
   && kc get --raw /readyz >/dev/null 2>&1; then
+  kcm_args
+  if [[ "$(cat "$ARGS_DIR/kube-controller-manager.args" 2>/dev/null)" != "$(printf '%s\n' "${KCM_ARGS[@]}")" ]]; then
+    log "kube-controller-manager flags changed; restarting only kube-controller-manager"
+    stop_component kube-controller-manager
+    start_component kube-controller-manager "${KCM_ARGS[@]}"
+    wait_for kube-controller-manager 60 "/healthz on :$KCM_PORT" https_ok "$KCM_PORT"
+  fi
+  apply_storage_class
   log "cluster already up and healthy: apiserver https://127.0.0.1:$APISERVER_PORT, kubeconfig $KCFG"
   exit 0
 fi
@@ -66,7 +114,10 @@ for c in kube-controller-manager kube-scheduler kwok agent-sandbox-controller; d
 done
 
 # ---- etcd --------------------------------------------------------------------
-if [[ "${CLUSTER_KEEP_DATA:-0}" != 1 ]]; then rm -rf "$CLUSTER_DIR/etcd-data"; fi
+if [[ "${CLUSTER_KEEP_DATA:-0}" != 1 ]]; then
+  remove_hostpath_dirs # the volumes of the cluster whose data is about to go
+  rm -rf "$CLUSTER_DIR/etcd-data"
+fi
 start_component etcd \
   --name=default --data-dir="$CLUSTER_DIR/etcd-data" \
   --listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -110,23 +161,10 @@ start_component kube-apiserver \
   --v=1
 wait_for kube-apiserver 60 "/readyz on https://127.0.0.1:$APISERVER_PORT" apiserver_ready
 
-# ---- kube-controller-manager + kube-scheduler ---------------------------------
-KCM_KCFG="$KCFG_DIR/kube-controller-manager.kubeconfig"
-start_component kube-controller-manager \
-  --kubeconfig="$KCM_KCFG" --authentication-kubeconfig="$KCM_KCFG" --authorization-kubeconfig="$KCM_KCFG" \
-  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$CLUSTER_DIR/kcm-certs" \
-  --leader-elect=false --use-service-account-credentials=true \
-  --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
-  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-  --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" \
-  --controllers='*' --v=1
-SCHED_KCFG="$KCFG_DIR/kube-scheduler.kubeconfig"
-start_component kube-scheduler \
-  --kubeconfig="$SCHED_KCFG" --authentication-kubeconfig="$SCHED_KCFG" --authorization-kubeconfig="$SCHED_KCFG" \
-  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --cert-dir="$CLUSTER_DIR/scheduler-certs" \
-  --leader-elect=false --v=1
-
-# ---- cluster objects (while KCM/scheduler come up) ------------------------------
+# ---- cluster objects -----------------------------------------------------------
+# Before kube-controller-manager starts: its garbage collector discovers resource
+# types at start and then only every 30 s, so a Sandbox CRD created after it would
+# leave the pods and claims of the first deleted Sandboxes waiting up to 30 s.
 kc apply -f - >/dev/null <<'EOF'
 apiVersion: v1
 kind: Namespace
@@ -148,6 +186,7 @@ EOF
 kc apply --server-side --force-conflicts --field-manager=cluster-up -f "$CRD_SRC" >/dev/null
 kc patch crd sandboxes.agents.x-k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/conversion/webhook/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert\",\"caBundle\":\"$(base64 -w0 < "$PKI/ca.crt")\"}}]" >/dev/null
 kc wait --for=condition=Established --timeout=30s crd/sandboxes.agents.x-k8s.io >/dev/null
+apply_storage_class
 
 # Fake nodes (status is allowed on Node create; kwok's node-initialize keeps
 # existing capacity/allocatable, so nvidia.com/gpu survives).
@@ -183,6 +222,15 @@ EOF
   node_yaml kwok-node-gpu '    nvidia.com/gpu: "2"' '    nvidia.com/gpu.present: "true"'
 } | kc apply -f - >/dev/null
 
+# ---- kube-controller-manager + kube-scheduler ---------------------------------
+kcm_args
+start_component kube-controller-manager "${KCM_ARGS[@]}"
+SCHED_KCFG="$KCFG_DIR/kube-scheduler.kubeconfig"
+start_component kube-scheduler \
+  --kubeconfig="$SCHED_KCFG" --authentication-kubeconfig="$SCHED_KCFG" --authorization-kubeconfig="$SCHED_KCFG" \
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --cert-dir="$CLUSTER_DIR/scheduler-certs" \
+  --leader-elect=false --v=1
+
 # ---- kwok ----------------------------------------------------------------------
 stages="$(printf '%s,' "$CLUSTER_SRC"/kwok/stages/*.yaml)"
 start_component kwok \
@@ -193,7 +241,6 @@ start_component kwok \
   --node-lease-duration-seconds=40 \
   --server-address="127.0.0.1:$KWOK_PORT"
 
-https_ok() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
 wait_for kube-controller-manager 60 "/healthz on :$KCM_PORT" https_ok "$KCM_PORT"
 wait_for kube-scheduler 60 "/healthz on :$SCHEDULER_PORT" https_ok "$SCHEDULER_PORT"
 nodes_ready() {

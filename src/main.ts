@@ -4,7 +4,7 @@ import { defineCommand, runMain, type ArgsDef } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { runClient } from "./cli/client";
 import { serve } from "./cli/serve";
-import { ConfigError, envVarFor, FLAGS, resolveConfig } from "./config";
+import { ConfigError, envVarFor, FLAGS, resolveConfig, type FlagSpec } from "./config";
 
 const NAME = "openshell-driver-k8s";
 
@@ -17,8 +17,8 @@ const serveArgs: ArgsDef = Object.fromEntries(
   Object.entries(FLAGS).map(([flag, spec]) => [
     flag,
     {
-      type: "string",
-      description: `${spec.description} [${envVarFor(flag)}]${spec.fallback ? ` (default: ${spec.fallback})` : ""}`,
+      type: "boolean" in spec ? "boolean" : "string",
+      description: `${spec.description} [${[envVarFor(flag), ...("aliases" in spec ? spec.aliases : [])].join(", ")}]${spec.fallback ? ` (default: ${spec.fallback})` : ""}`,
       valueHint: "value",
     },
   ]),
@@ -35,17 +35,42 @@ function rejectUnknownFlags(rawArgs: string[], known: Iterable<string>): void {
   }
 }
 
+/**
+ * The serve flags as typed: `--flag=value`, `--flag value`, and for switches `--flag` (true) or
+ * `--no-flag` (false). Read here rather than from citty, which would take the flag after a bare
+ * switch as its value and accept any word as a boolean.
+ */
+function serveFlagValues(rawArgs: string[]): Record<string, string> {
+  const flags: Record<string, FlagSpec> = FLAGS;
+  const given: Record<string, string> = {};
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (!arg.startsWith("--") || arg === "--") fail(`unexpected argument "${arg}" (flags are --name=value)`, 2);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    const negated = name.startsWith("no-") ? flags[name.slice(3)] : undefined;
+    if (negated?.boolean && inline === undefined) {
+      given[name.slice(3)] = "false";
+      continue;
+    }
+    const spec = flags[name];
+    if (!spec) fail(`unknown flag --${name} (see --help)`, 2);
+    const next = rawArgs[i + 1];
+    const nextIsValue = next !== undefined && !next.startsWith("--");
+    if (inline !== undefined) given[name] = inline;
+    else if (nextIsValue) given[name] = rawArgs[++i]!;
+    else if (spec.boolean) given[name] = "";
+    else fail(`invalid --${name}: needs a value`, 2);
+  }
+  return given;
+}
+
 const serveCommand = defineCommand({
   meta: { name: "serve", description: "Serve the ComputeDriver gRPC API on a Unix socket" },
   args: serveArgs,
-  async run({ args, rawArgs }) {
-    rejectUnknownFlags(rawArgs, Object.keys(FLAGS));
-    const given: Record<string, string | undefined> = {};
-    for (const flag of Object.keys(FLAGS)) {
-      const value = args[flag];
-      if (typeof value === "string") given[flag] = value;
-      else if (value === true) given[flag] = "";
-    }
+  async run({ rawArgs }) {
+    const given = serveFlagValues(rawArgs);
     let config;
     try {
       config = resolveConfig(given, process.env, Boolean(process.stdout.isTTY));
@@ -54,7 +79,7 @@ const serveCommand = defineCommand({
       throw err;
     }
     try {
-      await serve(config, { name: NAME, version: pkg.version, defaultImage: config.defaultImage });
+      await serve(config, { name: NAME, version: pkg.version, defaultImage: config.render.defaultImage });
     } catch (err) {
       fail((err as Error).message, 1);
     }
@@ -74,7 +99,10 @@ const clientCommand = defineCommand({
   },
   async run({ args, rawArgs }) {
     rejectUnknownFlags(rawArgs, ["socket"]);
-    const socket = (args.socket as string | undefined) ?? process.env[envVarFor("socket")] ?? FLAGS.socket.fallback;
+    const socket =
+      (args.socket as string | undefined) ??
+      [envVarFor("socket"), ...FLAGS.socket.aliases].map((name) => process.env[name]).find((v) => v !== undefined) ??
+      FLAGS.socket.fallback;
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
     process.once("SIGTERM", () => abort.abort());

@@ -12,7 +12,6 @@ import { configureLogging, logger } from "../log";
 import { startGrpcServer } from "../server/grpc-server";
 import { startHealthServer, type HealthServer } from "../server/health-server";
 import { createMetrics } from "../server/metrics";
-import type { RenderSettings } from "../sandbox/settings";
 
 const log = logger("serve");
 
@@ -20,17 +19,11 @@ const log = logger("serve");
 const SHUTDOWN_GRACE_MS = 8000;
 const API_PROBE_CACHE_MS = 5000;
 
-function renderSettings(config: Config, apiVersion: RenderSettings["apiVersion"]): RenderSettings {
-  const { socket, kubeconfig, sandboxApiVersion, healthPort, healthAddress, logLevel, logFormat, kubeTimeoutMs, stopTimeoutMs, ...render } =
-    config;
-  return { ...render, apiVersion };
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function serve(config: Config, identity: DriverIdentity): Promise<void> {
+export async function serve({ server: config, render }: Config, identity: DriverIdentity): Promise<void> {
   configureLogging(config.logLevel, config.logFormat);
   let driver: SandboxDriver | undefined;
   let connectProblem = "connecting to the Kubernetes API";
@@ -48,7 +41,7 @@ export async function serve(config: Config, identity: DriverIdentity): Promise<v
       watchRestart: (resource, reason) => metrics.watchRestarts.inc({ resource, reason }),
     },
   });
-  log.info("starting", { version: identity.version, namespace: config.namespace, gatewayId: config.gatewayId, kube: access.describe });
+  log.info("starting", { version: identity.version, namespace: render.namespace, gatewayId: render.gatewayId, workspaceMode: render.workspaceMode, kube: access.describe });
 
   const service = computeDriverService(identity, () => {
     if (!driver) throw new ConnectError(`driver is not connected to the cluster yet: ${connectProblem}`, Code.Unavailable);
@@ -100,11 +93,11 @@ export async function serve(config: Config, identity: DriverIdentity): Promise<v
   // Find the Sandbox API, retrying with capped backoff: the CRD may be installed after us.
   for (let attempt = 0; !stopping; attempt++) {
     try {
-      const apiVersion = await detectSandboxApiVersion(client, config.namespace, config.sandboxApiVersion);
-      const connected = new SandboxDriver({ client, settings: renderSettings(config, apiVersion), stopTimeoutMs: config.stopTimeoutMs });
+      const apiVersion = await detectSandboxApiVersion(client, render.namespace, config.sandboxApiVersion);
+      const connected = new SandboxDriver({ client, settings: { ...render, apiVersion }, stopTimeoutMs: config.stopTimeoutMs });
       connected.start();
       driver = connected;
-      log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: config.namespace });
+      log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: render.namespace });
       return;
     } catch (err) {
       connectProblem = (err as Error).message;

@@ -88,13 +88,14 @@ export function computeDriverService(identity: DriverIdentity, driver: DriverPro
         throw toConnectError(err);
       }
     },
-    ensureWorkspace: mapped((req) => {
-      // Shared workspace mode: every workspace lives in the driver's namespace; nothing to create.
+    ensureWorkspace: mapped(async (req) => {
       requireWorkspace(req.workspace);
+      await driver().ensureWorkspace(req.workspace);
       return {};
     }),
-    deleteWorkspace: mapped((req) => {
+    deleteWorkspace: mapped(async (req) => {
       requireWorkspace(req.workspace);
+      await driver().deleteWorkspace(req.workspace);
       return {};
     }),
   };

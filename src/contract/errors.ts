@@ -2,6 +2,7 @@
 // propagates ValidateSandboxCreate's status to API callers, so messages must be specific and
 // must never carry secrets (they are built from field paths and object names only).
 import { Code, ConnectError } from "@connectrpc/connect";
+import { DriverError } from "../driver/errors";
 import { KubeApiError } from "../kube/errors";
 import { SandboxRequestError } from "../sandbox/errors";
 
@@ -31,7 +32,7 @@ export function kubeStatusToCode(err: KubeApiError): Code {
 
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof SandboxRequestError) return new ConnectError(err.message, Code[err.code]);
+  if (err instanceof SandboxRequestError || err instanceof DriverError) return new ConnectError(err.message, Code[err.code]);
   if (err instanceof KubeApiError) return new ConnectError(`kubernetes: ${err.message}`, kubeStatusToCode(err));
   if (err instanceof Error && err.name === "AbortError") return new ConnectError("request cancelled", Code.Canceled);
   const message = err instanceof Error ? err.message : String(err);

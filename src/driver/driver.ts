@@ -1,15 +1,17 @@
-// The driver once it is connected to a cluster: validation, the cache-backed reads, the writes
-// and the watch fan-out, composed. The gRPC layer only checks request shape and maps errors.
-import { Code, ConnectError } from "@connectrpc/connect";
+// The driver once it is connected to a cluster: validation, the cache-backed reads, the writes,
+// the workspace namespaces and the watch fan-out, composed. The gRPC layer only checks request
+// shape and maps errors.
 import type { DriverSandbox, WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
-import { clusterReferences, validateSandbox } from "../sandbox";
+import { checkSidecarProxyIdentity, clusterReferences, resolveSandboxIdentity, validateSandbox } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
 import { ensureReferencesExist } from "./cluster-references";
-import { ensureGpuCapacity } from "./gpu-capacity";
+import { DriverError } from "./errors";
+import { ensureGpuCapacity } from "./gpu-capacity-check";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxOperations } from "./sandbox-operations";
 import { WatchHub } from "./watch-hub";
+import { WorkspaceNamespaces } from "./workspace-namespaces";
 
 export interface SandboxDriverOptions {
   client: KubeClient;
@@ -23,12 +25,14 @@ export class SandboxDriver {
   readonly cache: SandboxCache;
   readonly #client: KubeClient;
   readonly #operations: SandboxOperations;
+  readonly #namespaces: WorkspaceNamespaces;
 
   constructor(opts: SandboxDriverOptions) {
     this.settings = opts.settings;
     this.#client = opts.client;
     this.cache = new SandboxCache(opts.client, opts.settings, this.hub);
-    this.#operations = new SandboxOperations(opts);
+    this.#namespaces = new WorkspaceNamespaces(opts.client, opts.settings);
+    this.#operations = new SandboxOperations({ ...opts, namespaces: this.#namespaces });
   }
 
   start(): void {
@@ -43,9 +47,13 @@ export class SandboxDriver {
   /** Everything CreateSandbox would reject, without writing anything. */
   async validate(sandbox: DriverSandbox): Promise<void> {
     const validated = validateSandbox(sandbox, this.settings);
+    // First, so a missing workspace namespace is reported as that, not as the claims missing in it.
+    const namespaceAnnotations = await this.#namespaces.check(sandbox.workspace, "sandbox.workspace");
+    // The sandbox identity comes from the namespace; the sidecar proxy must not share it.
+    checkSidecarProxyIdentity(this.settings, resolveSandboxIdentity(this.settings, namespaceAnnotations));
     await Promise.all([
       validated.gpuCount > 0 ? ensureGpuCapacity(this.#client, validated.gpuCount) : undefined,
-      ensureReferencesExist(this.#client, this.settings.namespace, clusterReferences(validated, this.settings)),
+      ensureReferencesExist(this.#client, validated.namespace, clusterReferences(validated, this.settings)),
     ]);
   }
 
@@ -56,7 +64,7 @@ export class SandboxDriver {
   get(sandboxId: string): DriverSandbox {
     this.#requireSynced();
     const sandbox = this.cache.get(sandboxId);
-    if (!sandbox) throw new ConnectError(`sandbox ${sandboxId} not found`, Code.NotFound);
+    if (!sandbox) throw new DriverError("NotFound", `sandbox ${sandboxId} not found`);
     return sandbox;
   }
 
@@ -77,15 +85,22 @@ export class SandboxDriver {
     return this.#operations.delete(sandboxId);
   }
 
+  ensureWorkspace(workspace: string): Promise<void> {
+    return this.#namespaces.ensure(workspace);
+  }
+
+  deleteWorkspace(workspace: string): Promise<void> {
+    return this.#namespaces.delete(workspace);
+  }
+
   async *watch(signal: AbortSignal): AsyncGenerator<WatchSandboxesEvent> {
     await this.cache.waitForSync(signal);
-    // Snapshot and subscription happen in the same tick, so no change falls between them.
-    yield* this.hub.subscribe(this.cache.snapshotEvents(), signal);
+    yield* this.hub.subscribe(() => this.cache.snapshotEvents(), signal);
   }
 
   #requireSynced(): void {
     if (!this.cache.hasSynced()) {
-      throw new ConnectError(`sandbox cache is not ready: ${this.cache.problem() ?? "syncing"}`, Code.Unavailable);
+      throw new DriverError("Unavailable", `sandbox cache is not ready: ${this.cache.problem() ?? "syncing"}`);
     }
   }
 }

@@ -1,7 +1,8 @@
-// The driver's view of the cluster: one list+watch each for Sandbox CRs, their pods and the
-// namespace's Events. Get/List read from here; every change is turned into WatchSandboxes events
-// for the hub. Observation is a pure function of (CR, pod), so a snapshot is re-sent only when
-// what the gateway would see actually changed.
+// The driver's view of the cluster: one list+watch each for Sandbox CRs and their pods (in the
+// driver's namespace in shared mode, cluster-wide by label selector otherwise) and the Events of
+// the namespaces holding sandboxes. Get/List read from here; every change is turned into
+// WatchSandboxes events for the hub. Observation is a pure function of (CR, pod), so a snapshot is
+// re-sent only when what the gateway would see actually changed.
 import { create, equals } from "@bufbuild/protobuf";
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import {
@@ -14,60 +15,66 @@ import { Informer, type InformerEvent, type KubeClient } from "../kube";
 import { logger } from "../log";
 import { managedSelector, observeSandbox, platformEventFor, sandboxIdOf, type SandboxResource } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
+import { EventWatches } from "./event-watches";
+import { lookupNamespace, podsPath, sandboxesPath } from "./kube-paths";
 import type { WatchHub } from "./watch-hub";
 
 const log = logger("cache");
 
-export function sandboxesPath(settings: Pick<RenderSettings, "apiVersion" | "namespace">): string {
-  return `/apis/agents.x-k8s.io/${settings.apiVersion}/namespaces/${settings.namespace}/sandboxes`;
+interface ObjectKey {
+  namespace: string;
+  name: string;
 }
+
+/** namespace → object name → sandbox id; names repeat across workspace namespaces. */
+type NameIndex = Map<string, Map<string, string>>;
+
+const NO_NAMES: ReadonlyMap<string, string> = new Map();
 
 export class SandboxCache {
   readonly #hub: WatchHub;
   readonly #sandboxes: Informer<SandboxResource>;
   readonly #pods: Informer<V1Pod>;
-  readonly #events: Informer<CoreV1Event>;
-  /** sandbox id → CR name, and the last snapshot sent to streams for that id. */
-  readonly #crNameById = new Map<string, string>();
-  readonly #idByCrName = new Map<string, string>();
-  readonly #podNameById = new Map<string, string>();
-  readonly #idByPodName = new Map<string, string>();
+  readonly #events: EventWatches;
+  /** Shared mode's one Events watch, of the driver's namespace; otherwise they follow the sandboxes. */
+  readonly #fixedEvents: Informer<CoreV1Event> | undefined;
+  readonly #crById = new Map<string, ObjectKey>();
+  readonly #podById = new Map<string, ObjectKey>();
+  readonly #idByCrName: NameIndex = new Map();
+  readonly #idByPodName: NameIndex = new Map();
+  /** The last snapshot sent to streams for each sandbox id. */
   readonly #lastSent = new Map<string, DriverSandbox>();
-  readonly #namespace: string;
 
   constructor(client: KubeClient, settings: RenderSettings, hub: WatchHub) {
     this.#hub = hub;
-    this.#namespace = settings.namespace;
+    const scope = lookupNamespace(settings);
     const selector = managedSelector(settings.gatewayId);
     this.#sandboxes = new Informer<SandboxResource>({
       client,
       resource: "sandboxes",
-      listPath: sandboxesPath(settings),
+      listPath: sandboxesPath(settings.apiVersion, scope),
       labelSelector: selector,
       onEvent: (ev) => this.#onSandbox(ev),
     });
     this.#pods = new Informer<V1Pod>({
       client,
       resource: "pods",
-      listPath: `/api/v1/namespaces/${settings.namespace}/pods`,
+      listPath: podsPath(scope),
       labelSelector: selector,
       onEvent: (ev) => this.#onPod(ev),
     });
-    this.#events = new Informer<CoreV1Event>({
-      client,
-      resource: "events",
-      listPath: `/api/v1/namespaces/${settings.namespace}/events`,
-      onEvent: (ev) => this.#onKubeEvent(ev),
-    });
+    this.#events = new EventWatches(client, (namespace, ev, catchingUp) => this.#onKubeEvent(namespace, ev, catchingUp));
+    this.#fixedEvents = scope === undefined ? undefined : this.#events.add(scope, { catchUp: false });
   }
 
   /** Pods first, so a CR's first snapshot already sees its pod when both exist. */
   get #informers(): [string, Informer<SandboxResource> | Informer<V1Pod> | Informer<CoreV1Event>][] {
-    return [
+    const informers: [string, Informer<SandboxResource> | Informer<V1Pod> | Informer<CoreV1Event>][] = [
       ["pods", this.#pods],
       ["sandboxes", this.#sandboxes],
-      ["events", this.#events],
     ];
+    if (this.#fixedEvents) informers.push(["events", this.#fixedEvents]);
+    return informers;
   }
 
   start(): void {
@@ -75,7 +82,7 @@ export class SandboxCache {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#informers.map(([, informer]) => informer.stop()));
+    await Promise.all([...this.#informers.map(([, informer]) => informer.stop()), this.#events.stopAll()]);
   }
 
   hasSynced(): boolean {
@@ -90,7 +97,7 @@ export class SandboxCache {
       // Still serving the last known state, but no longer seeing changes.
       if (err) return `${name} watch failing: ${err}`;
     }
-    return undefined;
+    return this.#events.problem();
   }
 
   async waitForSync(signal?: AbortSignal): Promise<void> {
@@ -98,8 +105,8 @@ export class SandboxCache {
   }
 
   get(sandboxId: string): DriverSandbox | undefined {
-    const name = this.#crNameById.get(sandboxId);
-    const cr = name === undefined ? undefined : this.#sandboxes.get(this.#namespace, name);
+    const key = this.#crById.get(sandboxId);
+    const cr = key && this.#sandboxes.get(key.namespace, key.name);
     const observed = cr && this.#observe(cr);
     return observed?.id === sandboxId ? observed : undefined;
   }
@@ -119,8 +126,8 @@ export class SandboxCache {
   }
 
   #podFor(sandboxId: string): V1Pod | undefined {
-    const podName = this.#podNameById.get(sandboxId);
-    return podName === undefined ? undefined : this.#pods.get(this.#namespace, podName);
+    const key = this.#podById.get(sandboxId);
+    return key && this.#pods.get(key.namespace, key.name);
   }
 
   #observe(cr: SandboxResource): DriverSandbox | undefined {
@@ -140,50 +147,94 @@ export class SandboxCache {
   #onSandbox(ev: InformerEvent<SandboxResource>): void {
     if (ev.type === "synced") return;
     const id = sandboxIdOf(ev.object);
-    const name = ev.object.metadata?.name;
-    if (id === undefined || name === undefined) return;
+    const key = keyOf(ev.object);
+    if (id === undefined || key === undefined) return;
     if (ev.type === "deleted") {
-      this.#crNameById.delete(id);
-      this.#idByCrName.delete(name);
+      this.#crById.delete(id);
+      unindex(this.#idByCrName, key);
       this.#lastSent.delete(id);
-      log.debug("sandbox deleted", { sandboxId: id, name });
+      log.debug("sandbox deleted", { sandboxId: id, ...key });
       this.#hub.publish(create(WatchSandboxesEventSchema, { payload: { case: "deleted", value: { sandboxId: id } } }));
+      this.#releaseEventsIfEmpty(key.namespace);
       return;
     }
-    this.#crNameById.set(id, name);
-    this.#idByCrName.set(name, id);
+    this.#crById.set(id, key);
+    index(this.#idByCrName, key, id);
+    this.#followEvents(key.namespace);
     this.#publishIfChanged(id);
   }
 
   #onPod(ev: InformerEvent<V1Pod>): void {
     if (ev.type === "synced") return;
     const id = sandboxIdOf(ev.object);
-    const name = ev.object.metadata?.name;
-    if (id === undefined || name === undefined) return;
+    const key = keyOf(ev.object);
+    if (id === undefined || key === undefined) return;
     if (ev.type === "deleted") {
-      if (this.#podNameById.get(id) === name) this.#podNameById.delete(id);
-      this.#idByPodName.delete(name);
+      const current = this.#podById.get(id);
+      if (current?.namespace === key.namespace && current.name === key.name) this.#podById.delete(id);
+      unindex(this.#idByPodName, key);
     } else {
-      this.#podNameById.set(id, name);
-      this.#idByPodName.set(name, id);
+      this.#podById.set(id, key);
+      index(this.#idByPodName, key, id);
     }
     this.#publishIfChanged(id);
   }
 
-  #onKubeEvent(ev: InformerEvent<CoreV1Event>): void {
-    // Events from before the first sync are history; streams only get what happens while open.
-    if (ev.type === "synced" || ev.type === "deleted" || !this.#events.hasSynced()) return;
-    const mapped = platformEventFor(ev.object, {
-      sandboxIdByCrName: this.#idByCrName,
-      sandboxIdByPodName: this.#idByPodName,
+  /**
+   * Outside shared mode: watch the Events of a namespace once it holds a sandbox. A namespace
+   * first seen after the initial sync got its first sandbox just now, so the first list of its
+   * Events may already hold that sandbox's first events.
+   */
+  #followEvents(namespace: string): void {
+    if (this.#fixedEvents) return;
+    this.#events.add(namespace, { catchUp: this.#sandboxes.hasSynced() }).start();
+  }
+
+  #releaseEventsIfEmpty(namespace: string): void {
+    if (this.#fixedEvents) return;
+    if (this.#sandboxes.list().some((cr) => cr.metadata?.namespace === namespace)) return;
+    this.#events.release(namespace);
+  }
+
+  #onKubeEvent(namespace: string, ev: CoreV1Event, catchingUp: boolean): void {
+    const mapped = platformEventFor(ev, {
+      sandboxIdByCrName: this.#idByCrName.get(namespace) ?? NO_NAMES,
+      sandboxIdByPodName: this.#idByPodName.get(namespace) ?? NO_NAMES,
     });
     if (!mapped) return;
+    // Catching up, an event older than the sandbox belongs to an earlier sandbox of the same name.
+    if (catchingUp && Number(mapped.event.timestampMs) < this.#createdMs(mapped.sandboxId)) return;
     this.#hub.publish(
       create(WatchSandboxesEventSchema, {
         payload: { case: "platformEvent", value: { sandboxId: mapped.sandboxId, event: mapped.event } },
       }),
     );
   }
+
+  /** When the sandbox's CR was created, truncated to the second like event timestamps. */
+  #createdMs(sandboxId: string): number {
+    const key = this.#crById.get(sandboxId);
+    const created = key && this.#sandboxes.get(key.namespace, key.name)?.metadata.creationTimestamp;
+    if (created === undefined) return Number.POSITIVE_INFINITY;
+    return Math.floor(new Date(created).getTime() / 1000) * 1000;
+  }
+}
+
+function keyOf(obj: { metadata?: { name?: string; namespace?: string } }): ObjectKey | undefined {
+  const { name, namespace } = obj.metadata ?? {};
+  return name === undefined || namespace === undefined ? undefined : { namespace, name };
+}
+
+function index(names: NameIndex, key: ObjectKey, id: string): void {
+  let inNamespace = names.get(key.namespace);
+  if (!inNamespace) names.set(key.namespace, (inNamespace = new Map()));
+  inNamespace.set(key.name, id);
+}
+
+function unindex(names: NameIndex, key: ObjectKey): void {
+  const inNamespace = names.get(key.namespace);
+  inNamespace?.delete(key.name);
+  if (inNamespace?.size === 0) names.delete(key.namespace);
 }
 
 function sandboxEvent(sandbox: DriverSandbox): WatchSandboxesEvent {

@@ -1,8 +1,8 @@
 // Fan-out of sandbox observations to every open WatchSandboxes stream. One shared set of
 // Kubernetes watches feeds the hub; each stream gets its own bounded queue so a slow reader
 // cannot hold up the others or grow memory without bound.
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchSandboxesEvent } from "../gen/compute_driver_pb";
+import { DriverError } from "./errors";
 
 /** Beyond this many undelivered events a stream is ended; the gateway reopens it and gets full state. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -10,7 +10,7 @@ export const MAX_QUEUED_EVENTS = 10_000;
 interface Subscriber {
   queue: WatchSandboxesEvent[];
   wake: (() => void) | undefined;
-  failure: ConnectError | undefined;
+  failure: DriverError | undefined;
   closed: boolean;
 }
 
@@ -25,9 +25,9 @@ export class WatchHub {
     for (const sub of this.#subscribers) {
       if (sub.closed) continue;
       if (sub.queue.length >= MAX_QUEUED_EVENTS) {
-        sub.failure = new ConnectError(
+        sub.failure = new DriverError(
+          "ResourceExhausted",
           `watch stream fell more than ${MAX_QUEUED_EVENTS} events behind; reopen it to receive the full state`,
-          Code.ResourceExhausted,
         );
         sub.closed = true;
         sub.queue.length = 0;
@@ -47,17 +47,26 @@ export class WatchHub {
   }
 
   /**
-   * A stream that first yields `initial` (the full current state, computed by the caller in the
-   * same tick as this call so no change can fall between the two) and then every published event.
+   * A stream that first yields the full current state, then every published event. The stream is
+   * registered before `initial` is called, in the same synchronous call, so no change can fall
+   * between the state it hands out and the changes queued after it.
    */
-  async *subscribe(initial: WatchSandboxesEvent[], signal: AbortSignal): AsyncGenerator<WatchSandboxesEvent> {
-    const sub: Subscriber = { queue: [...initial], wake: undefined, failure: undefined, closed: false };
+  subscribe(initial: () => WatchSandboxesEvent[], signal: AbortSignal): AsyncGenerator<WatchSandboxesEvent> {
+    const sub: Subscriber = { queue: [], wake: undefined, failure: undefined, closed: false };
     this.#subscribers.add(sub);
+    sub.queue.push(...initial());
+    // Unregistered on abort even if the stream is never pulled (a generator's finally would not run).
     const onAbort = () => {
       sub.closed = true;
+      this.#subscribers.delete(sub);
       sub.wake?.();
     };
-    signal.addEventListener("abort", onAbort);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    return this.#drain(sub, signal, onAbort);
+  }
+
+  async *#drain(sub: Subscriber, signal: AbortSignal, onAbort: () => void): AsyncGenerator<WatchSandboxesEvent> {
     try {
       while (!signal.aborted) {
         if (sub.queue.length > 0) {

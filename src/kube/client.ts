@@ -6,8 +6,8 @@
 import type { KubeAccess } from "./kubeconfig";
 import { KubeApiError, errorFromResponse } from "./errors";
 
-export type KubeVerb = "get" | "list" | "create" | "update" | "patch" | "delete" | "deletecollection";
-export type PatchType = "merge" | "json" | "strategic" | "apply";
+export type KubeVerb = "get" | "list" | "create" | "patch" | "delete";
+export type PatchType = "merge" | "apply";
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface KubeObserver {
@@ -54,16 +54,12 @@ const METHOD: Record<KubeVerb, string> = {
   get: "GET",
   list: "GET",
   create: "POST",
-  update: "PUT",
   patch: "PATCH",
   delete: "DELETE",
-  deletecollection: "DELETE",
 };
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
-  json: "application/json-patch+json",
-  strategic: "application/strategic-merge-patch+json",
   apply: "application/apply-patch+yaml",
 };
 

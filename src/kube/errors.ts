@@ -48,12 +48,8 @@ export function isKubeApiError(err: unknown, status?: number): err is KubeApiErr
   return err instanceof KubeApiError && (status === undefined || err.status === status);
 }
 
-export const isNotFound = (err: unknown): boolean => isKubeApiError(err, 404);
-export const isConflict = (err: unknown): boolean => isKubeApiError(err, 409);
-export const isGone = (err: unknown): boolean => isKubeApiError(err, 410);
-
 /** Reason the API server would give for a bare status code (client-go's apierrors mapping). */
-export function reasonForStatus(status: number): string {
+function reasonForStatus(status: number): string {
   switch (status) {
     case 400:
       return "BadRequest";

@@ -1,14 +1,6 @@
 // The Kubernetes edge: kubeconfig → Bun-fetch transport → typed errors → list+watch cache.
 export { loadKubeAccess, TokenFile, type KubeAccess, type KubeTls, type LoadKubeAccessOptions } from "./kubeconfig";
-export {
-  KubeApiError,
-  isKubeApiError,
-  isNotFound,
-  isConflict,
-  isGone,
-  reasonForStatus,
-  type KubeApiErrorInit,
-} from "./errors";
+export { KubeApiError, isKubeApiError, type KubeApiErrorInit } from "./errors";
 export {
   KubeClient,
   type KubeClientOptions,

@@ -52,7 +52,6 @@ class GoneSignal extends Error {}
 export class Informer<T extends ObjectMetaLike> {
   private readonly opts: InformerOptions<T>;
   private readonly cache = new Map<string, T>();
-  private readonly handlers = new Set<(ev: InformerEvent<T>) => void>();
   private resourceVersion: string | undefined;
   private synced = false;
   private error: string | undefined;
@@ -62,13 +61,6 @@ export class Informer<T extends ObjectMetaLike> {
 
   constructor(opts: InformerOptions<T>) {
     this.opts = opts;
-    if (opts.onEvent) this.handlers.add(opts.onEvent);
-  }
-
-  /** Add a consumer; all consumers share this one watch. Returns the unsubscribe function. */
-  addHandler(fn: (ev: InformerEvent<T>) => void): () => void {
-    this.handlers.add(fn);
-    return () => this.handlers.delete(fn);
   }
 
   start(): void {
@@ -321,12 +313,10 @@ export class Informer<T extends ObjectMetaLike> {
   }
 
   private emit(ev: InformerEvent<T>): void {
-    for (const h of this.handlers) {
-      try {
-        h(ev);
-      } catch (err) {
-        log.warn(`informer ${this.opts.resource}: event handler threw: ${(err as Error)?.message ?? String(err)}`);
-      }
+    try {
+      this.opts.onEvent?.(ev);
+    } catch (err) {
+      log.warn(`informer ${this.opts.resource}: event handler threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 

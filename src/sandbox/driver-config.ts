@@ -5,6 +5,7 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { V1Toleration } from "@kubernetes/client-node";
 import { checkDns1123Label, checkDns1123Subdomain } from "./dns";
+import { CLIENT_TLS_VOLUME, SA_TOKEN_VOLUME } from "./gateway-credentials";
 import { invalidArgument } from "./errors";
 import {
   expectArray,
@@ -18,20 +19,27 @@ import { checkMountPath, checkSubPath, RESERVED_MOUNT_PATHS, trimTrailingSlash }
 import { parseNodeSelector } from "./node-selector";
 import { parseResourceMap } from "./resource-map";
 import type { RenderSettings } from "./settings";
+import { SIDECAR_STATE_VOLUME, SIDECAR_TLS_VOLUME } from "./sidecar";
+import { SUPERVISOR_VOLUME } from "./supervisor";
 import { parseTolerations } from "./tolerations";
+import { UPSTREAM_PROXY_AUTH_VOLUME } from "./upstream-proxy";
+import { WORKSPACE_VOLUME } from "./workspace-volume";
 
 export const DRIVER_CONFIG_PATH = "sandbox.spec.template.driver_config";
 
-/** Volume names the driver renders itself (today or in the sidecar topology). */
+/**
+ * Volume names the driver renders itself, in either topology, plus upstream's SPIFFE volume. Upstream
+ * leaves the two sidecar volumes unreserved; a user volume of that name would break the pod.
+ */
 export const RESERVED_VOLUME_NAMES = [
-  "openshell-client-tls",
-  "openshell-upstream-proxy-auth",
-  "openshell-sa-token",
+  CLIENT_TLS_VOLUME,
+  UPSTREAM_PROXY_AUTH_VOLUME,
+  SA_TOKEN_VOLUME,
   "spiffe-workload-api",
-  "openshell-supervisor-bin",
-  "workspace",
-  "openshell-sidecar-state",
-  "openshell-supervisor-tls",
+  SUPERVISOR_VOLUME,
+  WORKSPACE_VOLUME,
+  SIDECAR_STATE_VOLUME,
+  SIDECAR_TLS_VOLUME,
 ] as const;
 
 export interface DriverVolume {

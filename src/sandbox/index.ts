@@ -9,9 +9,16 @@ export { checkDns1123Label, checkDns1123Subdomain, checkLabelValue, checkQualifi
 export { isQuantity, quantityToNumber } from "./quantity";
 export { checkImageReference, isImageReference } from "./image-ref";
 export { checkEnvName } from "./env-name";
-export { buildEnv } from "./env";
+export { DRIVER_OWNED_ENV } from "./env";
+export {
+  ANNOTATION_SCC_SUPPLEMENTAL_GROUPS,
+  ANNOTATION_SCC_UID_RANGE,
+  checkSidecarProxyIdentity,
+  resolveSandboxIdentity,
+} from "./identity";
 export * from "./labels";
-export { validateSandbox, kubeNameOf, type ValidatedSandbox } from "./validate";
+export { validateSandbox, type ValidatedSandbox } from "./validate";
+export { managedNamespaceOf, placementOf, workspaceNamespaceOf, type SandboxPlacement } from "./placement";
 export { checkGpuCapacity } from "./gpu-capacity";
 export { renderSandbox, sandboxApiGroupVersion } from "./render";
 export { lifecyclePatch, isStopped, stopRejection } from "./lifecycle";
@@ -20,5 +27,5 @@ export { observeSandbox, sandboxIdOf } from "./observe";
 export { platformEventFor, type EventIndex } from "./events";
 export type * from "./types";
 export { SANDBOX_GROUP, SANDBOX_KIND, SANDBOX_PLURAL } from "./types";
-export type { RenderSettings, SandboxApiVersion, SupervisorSideload, ImagePullPolicy } from "./settings";
+export type * from "./settings";
 export { clusterReferences, type ClusterReference, type ReferenceKind } from "./references";

@@ -1,8 +1,13 @@
-// ValidatedSandbox → Sandbox CR. Pure: the same input and settings always give the same object,
-// which is what the golden files in test/unit/golden pin.
+// ValidatedSandbox → Sandbox CR. Pure: the same input, settings and namespace annotations always
+// give the same object, which is what the golden files in test/unit/golden pin. The layout of the
+// pod — containers, init containers, volumes and mounts, and their order — is upstream's
+// (`sandbox_to_k8s_spec` and the transforms it applies).
 
 import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { buildEnv, SA_TOKEN_DIR } from "./env";
+import { WORKSPACE_PATH } from "./container-paths";
+import { buildEnv, setIdentityEnv } from "./env";
+import { clientTlsMounts, clientTlsVolumes, saTokenMount, saTokenVolume } from "./gateway-credentials";
+import { checkSidecarProxyIdentity, identityAnnotations, resolveSandboxIdentity } from "./identity";
 import {
   ANNOTATION_SANDBOX_ID,
   KAGENTI_TYPE_VALUE,
@@ -14,40 +19,91 @@ import {
   LABEL_SANDBOX_WORKSPACE,
   MANAGED_BY_VALUE,
 } from "./labels";
-import { WORKSPACE_PATH } from "./mount-path";
 import { buildAgentResources } from "./resources";
-import type { RenderSettings, SandboxApiVersion } from "./settings";
+import { combinedAgentSecurityContext, sidecarAgentSecurityContext, usesUserNamespaces } from "./security-context";
+import type { RenderSettings, SandboxApiVersion, SandboxIdentity } from "./settings";
 import {
-  supervisorAgentMount,
-  supervisorBinaryInContainer,
-  supervisorInitContainers,
-  supervisorVolume,
-} from "./supervisor";
-import { SANDBOX_GROUP, type SandboxApiGroupVersion, type SandboxResource } from "./types";
+  applySidecarAgentEnv,
+  networkInitContainer,
+  networkSupervisorContainer,
+  sidecarSharedMounts,
+  sidecarVolumes,
+} from "./sidecar";
+import { supervisorAgentMount, supervisorBinaryInContainer, supervisorInstallContainers, supervisorVolume } from "./supervisor";
+import { SANDBOX_GROUP, type SandboxApiGroupVersion, type SandboxResource, type SandboxSpec } from "./types";
+import { upstreamProxyArgs, upstreamProxyAuthMounts, upstreamProxyAuthVolumes } from "./upstream-proxy";
 import type { ValidatedSandbox } from "./validate";
+import { injectsWorkspace, workspaceAgentMount, workspaceClaimTemplates, workspaceInitContainer } from "./workspace-volume";
 
 export { isStopped, lifecyclePatch, stopRejection } from "./lifecycle";
 
-export const AGENT_CONTAINER = "agent";
-export const SA_TOKEN_VOLUME = "openshell-sa-token";
-/** Audience the gateway's TokenReview demands (`auth/k8s_sa.rs`). */
-export const SA_TOKEN_AUDIENCE = "openshell-gateway";
-export const SA_TOKEN_TTL_SECONDS = 3600;
-export const AGENT_CAPABILITIES = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+const AGENT_CONTAINER = "agent";
 
 export function sandboxApiGroupVersion(version: SandboxApiVersion): SandboxApiGroupVersion {
   return `${SANDBOX_GROUP}/${version}`;
 }
 
-export function renderSandbox(v: ValidatedSandbox, settings: RenderSettings): SandboxResource {
+/** What every part of one render needs to agree on. */
+interface PodPlan {
+  v: ValidatedSandbox;
+  settings: RenderSettings;
+  identity: SandboxIdentity;
+  sidecar: boolean;
+  userNamespaces: boolean;
+  /** The driver's workspace claim backs /sandbox (no user volume took it over). */
+  workspace: boolean;
+}
+
+/**
+ * `namespaceAnnotations` are the target namespace's: on OpenShift they carry the UID range the
+ * sandbox identity comes from. Throws SandboxRequestError (FAILED_PRECONDITION) when the sidecar
+ * proxy UID would equal that identity.
+ */
+export function renderSandbox(
+  v: ValidatedSandbox,
+  settings: RenderSettings,
+  namespaceAnnotations: Record<string, string> = {},
+): SandboxResource {
   const { sandbox } = v;
+  const identity = resolveSandboxIdentity(settings, namespaceAnnotations);
+  checkSidecarProxyIdentity(settings, identity);
+  const plan: PodPlan = {
+    v,
+    settings,
+    identity,
+    sidecar: settings.supervisorTopology === "sidecar",
+    userNamespaces: usesUserNamespaces(v.platformConfig, settings),
+    workspace: injectsWorkspace(v.driverConfig),
+  };
+
   // Create sets neither operatingMode nor replicas: the API defaults them to Running / 1.
+  const spec: SandboxSpec = {
+    podTemplate: {
+      metadata: {
+        // The controller copies podTemplate labels onto the pod, so these let the driver select
+        // its pods by label (upstream adds them only with SPIFFE, which leaves pods unselectable).
+        labels: {
+          ...sandbox.spec?.template?.labels,
+          [LABEL_SANDBOX_ID]: sandbox.id,
+          [LABEL_MANAGED_BY]: MANAGED_BY_VALUE,
+          [LABEL_GATEWAY_ID]: settings.gatewayId,
+        },
+        // Driver's id wins over a user annotation of the same key: the gateway authenticates by it.
+        annotations: { ...v.platformConfig.annotations, [ANNOTATION_SANDBOX_ID]: sandbox.id },
+      },
+      spec: renderPodSpec(plan),
+    },
+  };
+  const agentSocket = sandbox.spec?.template?.agentSocketPath ?? "";
+  if (agentSocket !== "") spec.agentSocket = agentSocket;
+  if (plan.workspace) spec.volumeClaimTemplates = workspaceClaimTemplates(settings);
+
   return {
     apiVersion: sandboxApiGroupVersion(settings.apiVersion),
     kind: "Sandbox",
     metadata: {
       name: v.kubeName,
-      namespace: settings.namespace,
+      namespace: v.namespace,
       labels: {
         [LABEL_SANDBOX_ID]: sandbox.id,
         [LABEL_SANDBOX_NAME]: sandbox.name,
@@ -56,29 +112,22 @@ export function renderSandbox(v: ValidatedSandbox, settings: RenderSettings): Sa
         [LABEL_GATEWAY_ID]: settings.gatewayId,
         [LABEL_KAGENTI_TYPE]: KAGENTI_TYPE_VALUE,
       },
-      annotations: { [ANNOTATION_SANDBOX_ID]: sandbox.id },
-    },
-    spec: {
-      podTemplate: {
-        metadata: {
-          // The controller copies podTemplate labels onto the pod, so these let the driver select
-          // its pods by label (upstream adds them only with SPIFFE, which leaves pods unselectable).
-          labels: {
-            ...sandbox.spec?.template?.labels,
-            [LABEL_SANDBOX_ID]: sandbox.id,
-            [LABEL_MANAGED_BY]: MANAGED_BY_VALUE,
-            [LABEL_GATEWAY_ID]: settings.gatewayId,
-          },
-          // Driver's id wins over a user annotation of the same key: the gateway authenticates by it.
-          annotations: { ...v.platformConfig.annotations, [ANNOTATION_SANDBOX_ID]: sandbox.id },
-        },
-        spec: renderPodSpec(v, settings),
+      // Upstream's authoritative copies of the identity labels (`sandbox_annotations`), read before
+      // the labels; openshell.io/sandbox-id is kept for CRs this driver created before them.
+      annotations: {
+        [ANNOTATION_SANDBOX_ID]: sandbox.id,
+        [LABEL_SANDBOX_ID]: sandbox.id,
+        [LABEL_SANDBOX_NAME]: sandbox.name,
+        [LABEL_SANDBOX_WORKSPACE]: sandbox.workspace,
+        ...identityAnnotations(settings, namespaceAnnotations),
       },
     },
+    spec,
   };
 }
 
-function renderPodSpec(v: ValidatedSandbox, settings: RenderSettings): V1PodSpec {
+function renderPodSpec(plan: PodPlan): V1PodSpec {
+  const { v, settings, identity } = plan;
   const { driverConfig: dc, platformConfig: pc } = v;
   const spec: Omit<V1PodSpec, "containers"> = { restartPolicy: "Never", automountServiceAccountToken: false };
   if (settings.serviceAccountName !== "") spec.serviceAccountName = settings.serviceAccountName;
@@ -94,57 +143,78 @@ function renderPodSpec(v: ValidatedSandbox, settings: RenderSettings): V1PodSpec
   const tolerations = [...pc.tolerations, ...dc.pod.tolerations];
   if (tolerations.length > 0) spec.tolerations = tolerations;
   if (dc.pod.priorityClassName) spec.priorityClassName = dc.pod.priorityClassName;
-  if (pc.hostUsers === false) spec.hostUsers = false;
+  if (plan.userNamespaces) spec.hostUsers = false;
+  if (settings.hostGatewayIp !== "") {
+    spec.hostAliases = [{ ip: settings.hostGatewayIp, hostnames: ["host.docker.internal", "host.openshell.internal"] }];
+  }
+  // Both supervisors of the sidecar topology see the workload's processes.
+  if (plan.sidecar) spec.shareProcessNamespace = true;
+  // kubelet gives mounted volumes this group, so the non-root sandbox user can use its workspace
+  // and the sidecar supervisors can read the group-readable credentials.
+  if (plan.sidecar || plan.workspace) spec.securityContext = { fsGroup: identity.gid };
 
-  const initContainers = supervisorInitContainers(settings);
+  const initContainers = [
+    ...supervisorInstallContainers(settings),
+    ...(plan.sidecar ? [networkInitContainer(settings, identity)] : []),
+    ...(plan.workspace ? [workspaceInitContainer(v.image, settings)] : []),
+  ];
   return {
     ...spec,
     ...(initContainers.length > 0 ? { initContainers } : {}),
-    containers: [renderAgentContainer(v, settings)],
-    volumes: renderVolumes(v, settings),
+    containers: [
+      renderAgentContainer(plan),
+      ...(plan.sidecar ? [networkSupervisorContainer(v.sandbox, settings, identity)] : []),
+    ],
+    volumes: renderVolumes(plan),
   };
 }
 
-function renderAgentContainer(v: ValidatedSandbox, settings: RenderSettings): V1Container {
+function renderAgentContainer(plan: PodPlan): V1Container {
+  const { v, settings, identity } = plan;
+  const binary = supervisorBinaryInContainer(settings);
+  const env = buildEnv(v.sandbox, settings);
+  if (plan.sidecar) applySidecarAgentEnv(env);
+  setIdentityEnv(env, identity);
+
   const container: V1Container = {
     name: AGENT_CONTAINER,
     image: v.image,
     ...(settings.imagePullPolicy !== "" ? { imagePullPolicy: settings.imagePullPolicy } : {}),
-    command: [supervisorBinaryInContainer(settings), "--workdir", WORKSPACE_PATH],
-    securityContext: { runAsUser: 0, capabilities: { add: [...AGENT_CAPABILITIES] } },
-    env: buildEnv(v.sandbox, settings),
+    // Sidecar: the process supervisor only; the proxy and its arguments live in the network sidecar.
+    command: plan.sidecar
+      ? [binary, "--mode=process", "--workdir", WORKSPACE_PATH]
+      : [binary, "--workdir", WORKSPACE_PATH, ...upstreamProxyArgs(settings)],
+    securityContext: plan.sidecar
+      ? sidecarAgentSecurityContext(identity, settings)
+      : combinedAgentSecurityContext(plan.userNamespaces, settings),
+    env: env.toList(),
   };
   const resources = buildAgentResources(v);
   if (resources) container.resources = resources;
 
-  const mounts: V1VolumeMount[] = [{ name: SA_TOKEN_VOLUME, mountPath: SA_TOKEN_DIR, readOnly: true }];
-  for (const m of v.driverConfig.agent.volumeMounts) {
+  const userMounts = v.driverConfig.agent.volumeMounts.map((m): V1VolumeMount => {
     const mount: V1VolumeMount = { name: m.name, mountPath: m.mountPath, readOnly: m.readOnly };
     if (m.subPath !== undefined) mount.subPath = m.subPath;
-    mounts.push(mount);
-  }
-  mounts.push(supervisorAgentMount(settings));
-  container.volumeMounts = mounts;
+    return mount;
+  });
+  container.volumeMounts = [
+    // Sidecar: gateway credentials stay with the network supervisor.
+    ...(plan.sidecar ? [] : [...clientTlsMounts(settings), saTokenMount()]),
+    ...userMounts,
+    supervisorAgentMount(settings),
+    ...(plan.sidecar ? sidecarSharedMounts() : upstreamProxyAuthMounts(settings)),
+    ...(plan.workspace ? [workspaceAgentMount()] : []),
+  ];
   return container;
 }
 
-function renderVolumes(v: ValidatedSandbox, settings: RenderSettings): V1Volume[] {
+/** The workspace claim's volume is not listed: the controller adds it from volumeClaimTemplates. */
+function renderVolumes(plan: PodPlan): V1Volume[] {
+  const { v, settings } = plan;
   return [
-    {
-      name: SA_TOKEN_VOLUME,
-      projected: {
-        sources: [
-          {
-            serviceAccountToken: {
-              audience: SA_TOKEN_AUDIENCE,
-              expirationSeconds: SA_TOKEN_TTL_SECONDS,
-              path: "token",
-            },
-          },
-        ],
-        defaultMode: 0o400,
-      },
-    },
+    ...clientTlsVolumes(settings),
+    ...upstreamProxyAuthVolumes(settings),
+    saTokenVolume(settings),
     ...v.driverConfig.volumes.map(
       (vol): V1Volume => ({
         name: vol.name,
@@ -152,5 +222,6 @@ function renderVolumes(v: ValidatedSandbox, settings: RenderSettings): V1Volume[
       }),
     ),
     supervisorVolume(settings),
+    ...(plan.sidecar ? sidecarVolumes() : []),
   ];
 }

@@ -50,6 +50,8 @@ export interface SandboxSpec {
   /** v1alpha1 only (0 or 1); the API defaults it to 1. */
   replicas?: number;
   volumeClaimTemplates?: unknown[];
+  /** Path of the agent's control socket inside the pod (upstream's `agent_socket_path`). */
+  agentSocket?: string;
 }
 
 export interface SandboxResource {

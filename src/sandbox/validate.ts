@@ -8,23 +8,30 @@ import { parseDriverConfig, type KubernetesDriverConfig } from "./driver-config"
 import { checkEnvName } from "./env-name";
 import { failedPrecondition, invalidArgument, keyPath } from "./errors";
 import { checkImageReference } from "./image-ref";
+import { checkContainerPath } from "./mount-path";
 import { parsePlatformConfig, type PlatformConfig } from "./platform-config";
+import { placementOf, type SandboxPlacement } from "./placement";
 import { checkResourceQuantity, quantityToNumber } from "./quantity";
 import { isExtendedResource, isHugePages } from "./resource-map";
 import { buildAgentResources } from "./resources";
+import { usesUserNamespaces } from "./security-context";
 import type { RenderSettings } from "./settings";
 
 export { checkGpuCapacity } from "./gpu-capacity";
 
 export interface ValidatedSandbox {
   sandbox: DriverSandbox;
-  /** Name of the Sandbox CR (and so of its pod): `{workspace}--{name}`. */
+  /** Namespace of the Sandbox CR, its pod and its workspace claim (by workspace mode). */
+  namespace: string;
+  /** Name of the Sandbox CR (and so of its pod): `{workspace}--{name}` in shared mode, else `{name}`. */
   kubeName: string;
   image: string;
   /** Number of GPUs to request; 0 = none. */
   gpuCount: number;
   driverConfig: KubernetesDriverConfig;
   platformConfig: PlatformConfig;
+  /** Accepted, but worth a log line (the driver logs them; pure code does not). */
+  warnings: string[];
 }
 
 /** Label key prefixes owned by OpenShell and by the agent-sandbox controller (which strips its own). */
@@ -36,7 +43,7 @@ const KUBE_NAME_MAX = 63;
 
 /** Throws SandboxRequestError on the first problem found. */
 export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings): ValidatedSandbox {
-  const kubeName = validateIdentity(sandbox);
+  const { namespace, kubeName } = validateIdentity(sandbox, settings);
   const spec = sandbox.spec;
   if (!spec) throw invalidArgument("sandbox.spec", "required");
   const image = validateImage(spec, settings);
@@ -46,19 +53,20 @@ export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings
   const gpuCount = validateGpu(spec, settings);
   validateLogLevel(spec);
   validateCommand(spec);
+  validateAgentSocketPath(spec);
   const driverConfig = parseDriverConfig(spec.template?.driverConfig, settings);
   const platformConfig = parsePlatformConfig(spec.template?.platformConfig);
-  const validated = { sandbox, kubeName, image, gpuCount, driverConfig, platformConfig };
+  const warnings: string[] = [];
+  // Upstream only warns: the NVIDIA device plugin is unverified inside user namespaces.
+  if (gpuCount > 0 && usesUserNamespaces(platformConfig, settings)) {
+    warnings.push("GPU sandbox with user namespaces: NVIDIA device plugin compatibility is unverified");
+  }
+  const validated = { sandbox, namespace, kubeName, image, gpuCount, driverConfig, platformConfig, warnings };
   validateMergedResources(validated);
   return validated;
 }
 
-/** The Sandbox CR name in the shared namespace: workspace and name joined so workspaces never collide. */
-export function kubeNameOf(workspace: string, name: string): string {
-  return `${workspace}--${name}`;
-}
-
-function validateIdentity(sandbox: DriverSandbox): string {
+function validateIdentity(sandbox: DriverSandbox, settings: RenderSettings): SandboxPlacement {
   if (sandbox.id === "") throw invalidArgument("sandbox.id", "required");
   const badId = checkLabelValue(sandbox.id);
   if (badId) throw invalidArgument("sandbox.id", `is used as a label value and ${badId}`);
@@ -71,14 +79,22 @@ function validateIdentity(sandbox: DriverSandbox): string {
   const badWorkspace = checkDns1123Label(sandbox.workspace);
   if (badWorkspace) throw invalidArgument("sandbox.workspace", badWorkspace);
 
-  const kubeName = kubeNameOf(sandbox.workspace, sandbox.name);
+  const placement = placementOf(sandbox, settings);
+  const { kubeName, namespace } = placement;
   if (kubeName.length > KUBE_NAME_MAX) {
     throw invalidArgument(
       "sandbox.name",
       `combined Kubernetes resource name '${kubeName}' is ${kubeName.length} characters, exceeding the DNS-1123 limit of ${KUBE_NAME_MAX}`,
     );
   }
-  return kubeName;
+  const badNamespace = checkDns1123Label(namespace);
+  if (badNamespace) {
+    throw invalidArgument(
+      "sandbox.workspace",
+      `${settings.workspaceMode} namespace '${namespace}' (from workspace '${sandbox.workspace}') is not a valid DNS-1123 label: ${badNamespace}`,
+    );
+  }
+  return placement;
 }
 
 function validateImage(spec: DriverSandboxSpec, settings: RenderSettings): string {
@@ -165,6 +181,14 @@ function validateLogLevel(spec: DriverSandboxSpec): void {
   if (!(LOG_LEVELS as readonly string[]).includes(spec.logLevel.toLowerCase())) {
     throw invalidArgument("sandbox.spec.log_level", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
+}
+
+/** A path in the sandbox the controller connects to; upstream passes it on unchecked. */
+function validateAgentSocketPath(spec: DriverSandboxSpec): void {
+  const path = spec.template?.agentSocketPath ?? "";
+  if (path === "") return;
+  const problem = checkContainerPath(path);
+  if (problem) throw invalidArgument("sandbox.spec.template.agent_socket_path", problem);
 }
 
 function validateCommand(spec: DriverSandboxSpec): void {

@@ -42,6 +42,11 @@ describe("driver process", () => {
       [["--namespace=Not_DNS"], "--namespace"],
       [["--health-port=70000"], "--health-port"],
       [["--gpu-support=maybe"], "--gpu-support"],
+      [["--gpu-support", "maybe"], "--gpu-support"],
+      // A switch given alone is true and leaves the next flag to be read (and refused) itself.
+      [["--enable-user-namespaces", "--kube-timeout=soon"], "--kube-timeout"],
+      [["--no-gpu-support", "--namespace", "Not_DNS"], "--namespace"],
+      [["--namespace"], "--namespace"],
       [["--default-image=UPPER CASE"], "--default-image"],
     ] as const) {
       const result = run(["serve", `--socket=${socket}`, ...args]);
@@ -58,10 +63,13 @@ describe("driver process", () => {
     expect(result.stderr).toContain("--log-format");
   });
 
-  test("an unknown flag is refused rather than ignored", () => {
+  test("an unknown flag, or a stray argument, is refused rather than ignored", () => {
     const result = run(["serve", "--sokcet=/tmp/x.sock"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--sokcet");
+    const stray = run(["serve", "--gpu-support=false", "extra"]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('"extra"');
   });
 
   test("--version prints the package version and --help lists the flags with their env vars", () => {

@@ -107,7 +107,7 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
     );
   });
 
-  test("the image-volume supervisor sideload is accepted by the API server and the pod runs, with no init container", async () => {
+  test("the image-volume supervisor sideload is accepted by the API server and the pod runs, mounting the image where the agent execs the supervisor", async () => {
     const driver = await driverWith(driverKubeconfig(), ["--supervisor-sideload=image-volume"]);
     const client = connectClient(driver.socket);
     const { id, name } = uniqueName("imgvol");
@@ -116,8 +116,17 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
       const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NS, "-l", `openshell.ai/sandbox-id=${id}`]).items;
       return pods.find((p) => p.status?.phase === "Running");
     });
-    expect(pod.spec.initContainers ?? []).toEqual([]);
+    // Only the workspace seed runs before the agent: nothing copies the supervisor.
+    expect((pod.spec.initContainers ?? []).map((c: any) => c.name)).toEqual(["workspace-init"]);
     expect(pod.spec.volumes.find((v: any) => v.name === "openshell-supervisor-bin").image.reference).toBeTruthy();
+    const agent = pod.spec.containers.find((c: any) => c.name === "agent");
+    // The published image keeps the binary at its root, so the whole image is mounted, no subPath.
+    expect(agent.volumeMounts.find((m: any) => m.name === "openshell-supervisor-bin")).toEqual({
+      name: "openshell-supervisor-bin",
+      mountPath: "/opt/openshell/bin",
+      readOnly: true,
+    });
+    expect(agent.command[0]).toBe("/opt/openshell/bin/openshell-sandbox");
     expect(JSON.stringify(pod.spec)).not.toContain("hostPath");
     await client.deleteSandbox({ sandboxId: id });
   });

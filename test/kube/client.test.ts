@@ -100,18 +100,14 @@ describe("API errors", () => {
 
   test("each verb uses its HTTP method and patch type its content type", async () => {
     const base = { path: "/ok", resource: "pods", body: { a: 1 } };
-    await client.request({ ...base, verb: "update" });
-    expect(seen.at(-1)).toMatchObject({ method: "PUT", contentType: "application/json" });
-    await client.request({ ...base, verb: "patch", patchType: "json" });
-    expect(seen.at(-1)).toMatchObject({ method: "PATCH", contentType: "application/json-patch+json" });
-    await client.request({ ...base, verb: "patch", patchType: "strategic" });
-    expect(seen.at(-1)).toMatchObject({ method: "PATCH", contentType: "application/strategic-merge-patch+json" });
+    await client.request({ ...base, verb: "create" });
+    expect(seen.at(-1)).toMatchObject({ method: "POST", contentType: "application/json" });
     await client.request({ ...base, verb: "patch" });
     expect(seen.at(-1)).toMatchObject({ method: "PATCH", contentType: "application/merge-patch+json" });
     await client.request({ ...base, verb: "patch", patchType: "apply", query: { fieldManager: "openshell", force: true } });
     expect(seen.at(-1)).toMatchObject({ method: "PATCH", contentType: "application/apply-patch+yaml", url: "/ok?fieldManager=openshell&force=true" });
-    await client.request({ path: "/ok", resource: "pods", verb: "deletecollection", query: { labelSelector: "a=b", skip: undefined } });
-    expect(seen.at(-1)).toMatchObject({ method: "DELETE", url: "/ok?labelSelector=a%3Db" });
+    await client.request({ path: "/ok", resource: "pods", verb: "delete", query: { dryRun: "All", skip: undefined } });
+    expect(seen.at(-1)).toMatchObject({ method: "DELETE", url: "/ok?dryRun=All" });
     await expect(client.request({ ...base, verb: "patch", patchType: "apply" })).rejects.toThrow(/fieldManager/);
   });
 

@@ -40,11 +40,19 @@ export function kubectlJson<T = any>(args: string[]): T {
   return JSON.parse(kubectl([...args, "-o", "json"])) as T;
 }
 
-/** A token kubeconfig for the driver's ServiceAccount, bound to exactly deploy/rbac.yaml. */
-export function driverKubeconfig(): string {
-  const out = join(CLUSTER_DIR, "driver.kubeconfig");
+/** Each workspace mode's least-privileged identity: its ServiceAccount and the manifest that grants it. */
+export const DRIVER_IDENTITIES = {
+  shared: { serviceAccount: "openshell-driver", rbac: "deploy/rbac.yaml", kubeconfig: "driver.kubeconfig" },
+  managed: { serviceAccount: "openshell-driver-managed", rbac: "deploy/rbac-managed.yaml", kubeconfig: "driver-managed.kubeconfig" },
+  operator: { serviceAccount: "openshell-driver-operator", rbac: "deploy/rbac-operator.yaml", kubeconfig: "driver-operator.kubeconfig" },
+} as const;
+
+/** A token kubeconfig for the driver's ServiceAccount in `mode`, bound to exactly that mode's manifest. */
+export function driverKubeconfig(mode: keyof typeof DRIVER_IDENTITIES = "shared"): string {
+  const identity = DRIVER_IDENTITIES[mode];
+  const out = join(CLUSTER_DIR, identity.kubeconfig);
   const proc = Bun.spawnSync(
-    ["bash", join(REPO, "cluster/driver-kubeconfig.sh"), "openshell-driver", join(REPO, "deploy/rbac.yaml"), out],
+    ["bash", join(REPO, "cluster/driver-kubeconfig.sh"), identity.serviceAccount, join(REPO, identity.rbac), out],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (proc.exitCode !== 0) throw new Error(`driver-kubeconfig.sh failed: ${proc.stderr.toString()}`);
@@ -70,4 +78,36 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
     await Bun.sleep(200);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
+}
+
+/**
+ * Lets the shared-mode driver identity work in another namespace, as an admin would for a driver
+ * started with `--namespace <namespace>`: deploy/rbac.yaml's Role copied there (a RoleBinding can
+ * only name a Role of its own namespace) and bound to the same ServiceAccount.
+ */
+export function grantDriverRoleIn(namespace: string): void {
+  const { serviceAccount } = DRIVER_IDENTITIES.shared;
+  const role = kubectlJson<{ rules: unknown[] }>(["get", "role", serviceAccount, "-n", "openshell-system"]);
+  kubectl(["apply", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: serviceAccount, namespace }, rules: role.rules },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name: serviceAccount, namespace },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: serviceAccount },
+          subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace: "openshell-system" }],
+        },
+      ],
+    }),
+  });
+}
+
+/** One object, or undefined when it does not exist. */
+export function kubectlGetOptional<T = any>(args: string[]): T | undefined {
+  const out = kubectl(["get", ...args, "--ignore-not-found", "-o", "json"]);
+  return out.trim() === "" ? undefined : (JSON.parse(out) as T);
 }

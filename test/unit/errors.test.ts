@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { toConnectError } from "../../src/contract/errors";
+import { DriverError } from "../../src/driver/errors";
 import { KubeApiError } from "../../src/kube/errors";
 import { SandboxRequestError } from "../../src/sandbox/errors";
 
@@ -32,6 +33,17 @@ describe("errors become gRPC statuses", () => {
     const err = toConnectError(new SandboxRequestError("ResourceExhausted", "sandbox.spec.resource_requirements.gpu.count", "3 GPUs requested"));
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.rawMessage).toStartWith("sandbox.spec.resource_requirements.gpu.count");
+  });
+
+  test.each([
+    ["NotFound", Code.NotFound],
+    ["AlreadyExists", Code.AlreadyExists],
+    ["DeadlineExceeded", Code.DeadlineExceeded],
+    ["Canceled", Code.Canceled],
+  ] as const)("a driver %s error becomes gRPC code %i with its message unchanged", (name, code) => {
+    const err = toConnectError(new DriverError(name, "sandbox abc not found"));
+    expect(err.code).toBe(code);
+    expect(err.rawMessage).toBe("sandbox abc not found");
   });
 
   test("ConnectErrors pass through and anything else is INTERNAL", () => {

@@ -89,13 +89,19 @@ describe("observeSandbox", () => {
   });
 
   test("CRs not managed by OpenShell, or missing an identity, are ignored", () => {
-    const cr = createdCr();
+    const cr = { ...createdCr(), metadata: { ...createdCr().metadata, annotations: {} } };
     const labels = cr.metadata.labels ?? {};
     expect(observeSandbox({ ...cr, metadata: { ...cr.metadata, labels: { ...labels, "openshell.ai/managed-by": "someone" } } }, undefined)).toBeUndefined();
     const { "openshell.ai/sandbox-name": _, ...noName } = labels;
     expect(observeSandbox({ ...cr, metadata: { ...cr.metadata, labels: noName } }, undefined)).toBeUndefined();
     const { "openshell.ai/sandbox-id": __, ...noId } = labels;
     expect(observeSandbox({ ...cr, metadata: { name: "x", labels: noId } }, undefined)).toBeUndefined();
+  });
+
+  test("identity annotations win over labels, as upstream reads them", () => {
+    const cr = createdCr();
+    const labels = { ...cr.metadata.labels, "openshell.ai/sandbox-name": "label-name" };
+    expect(observeSandbox({ ...cr, metadata: { ...cr.metadata, labels } }, undefined)?.name).toBe("demo");
   });
 
   test("the id annotation wins over the id label", () => {

@@ -6,14 +6,20 @@ import { envVarFor, FLAGS } from "../../src/config";
 import { REPO } from "../support/paths";
 
 describe("README", () => {
-  test("the flag table lists every flag with its environment variable and default, and nothing else", () => {
+  test("the flag table lists every flag with its environment variables and default, and nothing else", () => {
     const readme = readFileSync(join(REPO, "README.md"), "utf8");
-    const rows = [...readme.matchAll(/^\| `--([a-z-]+)` \| `([A-Z_]+)` \| (.+?) \|/gm)].map((m) => ({
+    const rows = [...readme.matchAll(/^\| `--([a-z-]+)` \| `([A-Z_]+)` \| (.+?) \| (.+?) \|/gm)].map((m) => ({
       flag: m[1]!,
       env: m[2]!,
-      fallback: m[3] === "—" ? "" : m[3]!.replaceAll("`", ""),
+      aliases: m[3] === "—" ? [] : m[3]!.replaceAll("`", "").split(", "),
+      fallback: m[4] === "—" ? "" : m[4]!.replaceAll("`", ""),
     }));
-    const expected = Object.entries(FLAGS).map(([flag, spec]) => ({ flag, env: envVarFor(flag), fallback: spec.fallback ?? "" }));
+    const expected = Object.entries(FLAGS).map(([flag, spec]) => ({
+      flag,
+      env: envVarFor(flag),
+      aliases: "aliases" in spec ? [...spec.aliases] : [],
+      fallback: spec.fallback ?? "",
+    }));
     expect(rows).toEqual(expected);
   });
 });

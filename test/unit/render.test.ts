@@ -65,22 +65,80 @@ function fullSandbox() {
 }
 
 describe("rendered Sandbox CRs match their golden files", () => {
-  test("a minimal sandbox renders as a v1beta1 CR with an init-container sideload", () => {
+  test("a minimal sandbox renders upstream's default pod: copy-self init container, workspace claim and seed, driver-owned env", () => {
     expectGolden("minimal-v1beta1", render());
   });
 
-  test("a full sandbox renders env, resources, GPU, volumes, scheduling and platform settings", () => {
+  test("a full sandbox renders env, resources, GPU, volumes, scheduling and user namespaces as upstream's sandbox_template_to_k8s", () => {
     const settings = makeSettings({ imagePullPolicy: "IfNotPresent", imagePullSecrets: [" regcred ", ""] });
     expectGolden("full-v1beta1", render(fullSandbox(), settings));
   });
 
-  test("an image-volume sideload mounts the supervisor image instead of copying it", () => {
-    const settings = makeSettings({ supervisorSideload: "image-volume", supervisorBinaryPath: "/usr/bin/openshell-sandbox" });
+  test("an image-volume sideload mounts the whole published supervisor image, as upstream's supervisor_image_volume", () => {
+    const settings = makeSettings({ supervisorSideload: "image-volume", supervisorImagePullPolicy: "IfNotPresent" });
     expectGolden("image-volume", render(makeSandbox(), settings));
   });
 
-  test("on a v1alpha1-only cluster the same spec renders under agents.x-k8s.io/v1alpha1", () => {
+  test("on a v1alpha1-only cluster the same spec, workspace claim included, renders under agents.x-k8s.io/v1alpha1", () => {
     expectGolden("minimal-v1alpha1", render(makeSandbox(), makeSettings({ apiVersion: "v1alpha1" })));
+  });
+
+  test("client TLS, the upstream proxy, AppArmor, host aliases, the token TTL and the agent socket render as upstream's", () => {
+    const settings = makeSettings({
+      clientTlsSecretName: "sandbox-client-tls",
+      saTokenTtlSeconds: 600,
+      hostGatewayIp: "172.17.0.1",
+      appArmorProfile: { type: "Localhost", localhostProfile: "openshell-sandbox" },
+      upstreamProxy: { ...makeSettings().upstreamProxy, url: "http://proxy.corp:3128", noProxy: ".corp,10.0.0.0/8", connectByHostname: true },
+    });
+    const sandbox = makeSandbox({ spec: { template: { agentSocketPath: "/run/agent/agent.sock" } } });
+    expectGolden("tls-proxy-apparmor", render(sandbox, settings));
+  });
+
+  test("the sidecar topology renders upstream's network init container, network supervisor and unprivileged agent", () => {
+    const settings = makeSettings({
+      supervisorTopology: "sidecar",
+      supervisorImagePullPolicy: "Always",
+      clientTlsSecretName: "sandbox-client-tls",
+      appArmorProfile: { type: "RuntimeDefault" },
+      upstreamProxy: {
+        url: "http://proxy.corp:3128",
+        noProxy: "",
+        authSecretName: "proxy-credentials",
+        authSecretKey: "basic-auth",
+        allowInsecure: true,
+        connectByHostname: false,
+      },
+    });
+    expectGolden("sidecar", render(makeSandbox({ spec: { logLevel: "debug" } }), settings));
+  });
+
+  test("driver-wide user namespaces add the capabilities upstream adds for switching to the sandbox user", () => {
+    expectGolden("user-namespaces", render(makeSandbox(), makeSettings({ enableUserNamespaces: true })));
+  });
+
+  test("on OpenShift the sandbox runs as the namespace's UID range start, as upstream's resolve_sandbox_identity_in_namespace", () => {
+    const settings = makeSettings({ workspaceMode: "managed" });
+    const annotations = {
+      "openshift.io/sa.scc.uid-range": "1000680000/10000",
+      "openshift.io/sa.scc.supplemental-groups": "1000690000/10000",
+      "openshift.io/sa.scc.mcs": "s0:c26,c10",
+    };
+    expectGolden("openshift-identity", renderSandbox(validateSandbox(makeSandbox(), settings), settings, annotations));
+  });
+
+  test("a user volume under /sandbox takes over the workspace, as upstream's has_explicit_sandbox_data_mount", () => {
+    const sandbox = makeSandbox({
+      spec: {
+        template: {
+          driverConfig: {
+            containers: { agent: { volume_mounts: [{ name: "projects", mount_path: "/sandbox/projects", read_only: false }] } },
+            volumes: [{ name: "projects", persistent_volume_claim: { claim_name: "alice-projects", read_only: false } }],
+          },
+        },
+      },
+    });
+    expectGolden("workspace-opt-out", render(sandbox));
   });
 });
 
@@ -196,12 +254,16 @@ describe("renderSandbox", () => {
     expect(pod.tolerations?.map((t) => t.key)).toEqual(["nvidia.com/gpu", "dedicated"]);
   });
 
-  test("user namespaces are requested only when platform_config says host_users=false", () => {
-    expect(render().spec.podTemplate.spec.hostUsers).toBeUndefined();
-    const on = makeSandbox({ spec: { template: { platformConfig: { host_users: false } } } });
-    expect(render(on).spec.podTemplate.spec.hostUsers).toBe(false);
-    const off = makeSandbox({ spec: { template: { platformConfig: { host_users: true } } } });
-    expect(render(off).spec.podTemplate.spec.hostUsers).toBeUndefined();
+  const userNamespaceCases: [string, JsonObject | undefined, boolean, boolean][] = [
+    ["neither the sandbox nor the driver asks for them", undefined, false, false],
+    ["the sandbox says host_users=false", { host_users: false }, false, true],
+    ["the driver default is on", undefined, true, true],
+    ["the sandbox says host_users=true against the driver default", { host_users: true }, true, false],
+  ];
+  test.each(userNamespaceCases)("user namespaces as upstream's precedence: %s", (_, platformConfig, driverDefault, expected) => {
+    const cr = render(makeSandbox({ spec: { template: { platformConfig } } }), makeSettings({ enableUserNamespaces: driverDefault }));
+    expect(cr.spec.podTemplate.spec.hostUsers === false).toBe(expected);
+    expect(agentOf(cr).securityContext?.capabilities?.add?.includes("SETUID")).toBe(expected);
   });
 
   test("the request image wins over the default image", () => {
@@ -210,28 +272,76 @@ describe("renderSandbox", () => {
     expect(agentOf(render()).image).toBe("ghcr.io/nvidia/openshell-community/sandboxes/base:latest");
   });
 
-  test("the init-container sideload runs without root so OpenShift's restricted SCC admits it", () => {
-    const init = render().spec.podTemplate.spec.initContainers?.[0];
-    expect(init?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+  test("the supervisor copies itself into the emptyDir as root with no capabilities, as upstream's supervisor_init_container", () => {
+    const init = render(makeSandbox(), makeSettings({ supervisorImagePullPolicy: "Never" })).spec.podTemplate.spec.initContainers?.[0];
+    expect(init?.name).toBe("openshell-supervisor-install");
     expect(init?.command).toEqual(["/openshell-sandbox", "copy-self", "/opt/openshell/bin/openshell-sandbox"]);
+    expect(init?.imagePullPolicy).toBe("Never");
+    expect(init?.securityContext).toEqual({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
   });
 
-  test("an image-volume supervisor keeps its file name and the agent runs it from there", () => {
+  test("with default settings the agent runs the supervisor the published image provides", () => {
+    for (const supervisorSideload of ["init-container", "image-volume"] as const) {
+      expect(agentOf(render(makeSandbox(), makeSettings({ supervisorSideload }))).command).toEqual([
+        "/opt/openshell/bin/openshell-sandbox",
+        "--workdir",
+        "/sandbox",
+      ]);
+    }
+  });
+
+  test("an image-volume supervisor at a custom path keeps its file name and is mounted from its directory", () => {
     const settings = makeSettings({ supervisorSideload: "image-volume", supervisorBinaryPath: "/bin/supervisor" });
     const cr = render(makeSandbox(), settings);
     expect(agentOf(cr).command?.[0]).toBe("/opt/openshell/bin/supervisor");
-    expect(agentOf(cr).volumeMounts?.at(-1)).toEqual({
+    expect(agentOf(cr).volumeMounts?.find((m) => m.name === "openshell-supervisor-bin")).toEqual({
       name: "openshell-supervisor-bin",
       mountPath: "/opt/openshell/bin",
       readOnly: true,
       subPath: "bin",
     });
-    expect(cr.spec.podTemplate.spec.initContainers).toBeUndefined();
+    expect(cr.spec.podTemplate.spec.initContainers?.map((c) => c.name)).toEqual(["workspace-init"]);
   });
 
   test("the in-container supervisor path is the same for both sideloads with the canonical binary", () => {
-    const base = { supervisorImage: "x", supervisorBinaryPath: "/openshell-sandbox", supervisorMountPath: "/opt/openshell/bin/" };
+    const base = { supervisorBinaryPath: "/openshell-sandbox", supervisorMountPath: "/opt/openshell/bin/" };
     expect(supervisorBinaryInContainer({ ...base, supervisorSideload: "init-container" })).toBe("/opt/openshell/bin/openshell-sandbox");
     expect(supervisorBinaryInContainer({ ...base, supervisorSideload: "image-volume" })).toBe("/opt/openshell/bin/openshell-sandbox");
+  });
+
+  test("the CR lives in the sandbox's own namespace, which managed mode gives each workspace", () => {
+    const settings = makeSettings({ workspaceMode: "managed" });
+    const cr = render(makeSandbox(), settings);
+    expect(cr.metadata.namespace).toBe("openshell-gw-test-alice");
+    expect(cr.metadata.name).toBe("demo");
+  });
+
+  test("an upstream proxy is passed on the supervisor's command line, never in its environment", () => {
+    const upstreamProxy = { ...makeSettings().upstreamProxy, url: "http://proxy.corp:3128", noProxy: "localhost" };
+    const agent = agentOf(render(makeSandbox(), makeSettings({ upstreamProxy })));
+    expect(agent.command).toEqual([
+      "/opt/openshell/bin/openshell-sandbox",
+      "--workdir",
+      "/sandbox",
+      "--upstream-proxy",
+      "http://proxy.corp:3128",
+      "--upstream-no-proxy",
+      "localhost",
+    ]);
+    expect(JSON.stringify(agent.env)).not.toContain("proxy.corp");
+  });
+
+  test("the agent socket path becomes spec.agentSocket, as upstream renders it", () => {
+    const sandbox = makeSandbox({ spec: { template: { agentSocketPath: "/run/agent.sock" } } });
+    expect(render(sandbox).spec).toMatchObject({ agentSocket: "/run/agent.sock" });
+    expect(render().spec).not.toHaveProperty("agentSocket");
+  });
+
+  test("a GPU sandbox in a user namespace is accepted with a warning for the driver to log, as upstream only warns", () => {
+    const settings = makeSettings({ enableUserNamespaces: true });
+    const gpu = validateSandbox(makeSandbox({ spec: { resourceRequirements: { gpu: {} } } }), settings);
+    expect(gpu.warnings).toEqual(["GPU sandbox with user namespaces: NVIDIA device plugin compatibility is unverified"]);
+    expect(validateSandbox(makeSandbox(), settings).warnings).toEqual([]);
+    expect(validateSandbox(makeSandbox({ spec: { resourceRequirements: { gpu: {} } } }), makeSettings()).warnings).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchSandboxesEventSchema } from "../../src/gen/compute_driver_pb";
+import { DriverError } from "../../src/driver/errors";
 import { MAX_QUEUED_EVENTS, WatchHub } from "../../src/driver/watch-hub";
 
 const deleted = (id: string) => create(WatchSandboxesEventSchema, { payload: { case: "deleted", value: { sandboxId: id } } });
@@ -11,9 +11,9 @@ describe("watch fan-out", () => {
   test("every stream gets the initial state first, then every published event in order", async () => {
     const hub = new WatchHub();
     const abort = new AbortController();
-    const a = hub.subscribe([deleted("initial-a")], abort.signal);
-    const b = hub.subscribe([], abort.signal);
-    const first = await a.next(); // subscribing happens on first pull
+    const a = hub.subscribe(() => [deleted("initial-a")], abort.signal);
+    const b = hub.subscribe(() => [], abort.signal);
+    const first = await a.next();
     const bFirst = b.next();
     await Bun.sleep(0);
     hub.publish(deleted("one"));
@@ -29,9 +29,26 @@ describe("watch fan-out", () => {
     expect(hub.size).toBe(0);
   });
 
+  test("a change published after subscribing but before the first read is delivered after the initial state", async () => {
+    const hub = new WatchHub();
+    const stream = hub.subscribe(() => [deleted("state")], new AbortController().signal);
+    hub.publish(deleted("right-after"));
+    expect(idOf((await stream.next()).value!)).toBe("state");
+    expect(idOf((await stream.next()).value!)).toBe("right-after");
+  });
+
+  test("a stream cancelled before it is ever read leaves the hub", () => {
+    const hub = new WatchHub();
+    const abort = new AbortController();
+    hub.subscribe(() => [], abort.signal);
+    expect(hub.size).toBe(1);
+    abort.abort();
+    expect(hub.size).toBe(0);
+  });
+
   test("closeAll ends streams cleanly after what was already queued", async () => {
     const hub = new WatchHub();
-    const stream = hub.subscribe([deleted("x")], new AbortController().signal);
+    const stream = hub.subscribe(() => [deleted("x")], new AbortController().signal);
     await stream.next();
     hub.publish(deleted("queued"));
     hub.closeAll();
@@ -41,11 +58,11 @@ describe("watch fan-out", () => {
 
   test("a stream that falls too far behind ends with RESOURCE_EXHAUSTED instead of growing without bound", async () => {
     const hub = new WatchHub();
-    const slow = hub.subscribe([deleted("start")], new AbortController().signal);
+    const slow = hub.subscribe(() => [deleted("start")], new AbortController().signal);
     await slow.next();
     for (let i = 0; i <= MAX_QUEUED_EVENTS; i++) hub.publish(deleted(`e${i}`));
     const err = await slow.next().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConnectError);
-    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect(err).toBeInstanceOf(DriverError);
+    expect((err as DriverError).code).toBe("ResourceExhausted");
   });
 });

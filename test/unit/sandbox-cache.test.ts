@@ -1,0 +1,168 @@
+// The cache outside shared mode, against an in-memory list+watch stand-in: sandboxes spread over
+// workspace namespaces, Events watched per namespace. The real API server is exercised by
+// test/e2e/workspace-modes.test.ts.
+import { afterEach, describe, expect, test } from "bun:test";
+import type { WatchSandboxesEvent } from "../../src/gen/compute_driver_pb";
+import { SandboxCache } from "../../src/driver/sandbox-cache";
+import { WatchHub } from "../../src/driver/watch-hub";
+import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
+import { makeSettings } from "./fixtures";
+
+const SANDBOXES = "/apis/agents.x-k8s.io/v1beta1/sandboxes";
+const eventsOf = (ns: string) => `/api/v1/namespaces/${ns}/events`;
+
+/** Lists answer from `lists`; each path's watch streams what `emit` queues. */
+class FakeCluster {
+  readonly lists = new Map<string, object[]>();
+  readonly watching = new Set<string>();
+  readonly #queues = new Map<string, { events: WatchEvent<object>[]; wake?: () => void }>();
+
+  client(): KubeClient {
+    return {
+      observer: undefined,
+      request: async (req: KubeRequest) => ({ metadata: { resourceVersion: "1" }, items: this.lists.get(req.path) ?? [] }),
+      watch: (req: WatchRequest) => this.#stream(req.path, req.signal),
+    } as unknown as KubeClient;
+  }
+
+  emit(path: string, type: "ADDED" | "DELETED", object: object): void {
+    const queue = this.#queue(path);
+    queue.events.push({ type, object });
+    queue.wake?.();
+  }
+
+  #queue(path: string) {
+    let queue = this.#queues.get(path);
+    if (!queue) this.#queues.set(path, (queue = { events: [] }));
+    return queue;
+  }
+
+  async *#stream(path: string, signal: AbortSignal): AsyncGenerator<WatchEvent<object>> {
+    const queue = this.#queue(path);
+    this.watching.add(path);
+    try {
+      while (!signal.aborted) {
+        const next = queue.events.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          queue.wake = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+      }
+    } finally {
+      this.watching.delete(path);
+    }
+  }
+}
+
+function sandboxCr(namespace: string, name: string, id: string, created = "2026-01-01T10:00:00Z") {
+  return {
+    apiVersion: "agents.x-k8s.io/v1beta1",
+    kind: "Sandbox",
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${id}`,
+      resourceVersion: "1",
+      creationTimestamp: created,
+      labels: {
+        "openshell.ai/managed-by": "openshell",
+        "openshell.ai/gateway-id": "gw-test",
+        "openshell.ai/sandbox-id": id,
+        "openshell.ai/sandbox-name": name,
+        "openshell.ai/sandbox-workspace": namespace,
+      },
+    },
+    spec: { podTemplate: { spec: { containers: [] } } },
+  };
+}
+
+function podEvent(namespace: string, pod: string, reason: string, at: string) {
+  return {
+    metadata: { name: `${pod}.${reason}`, namespace, resourceVersion: "2" },
+    involvedObject: { kind: "Pod", name: pod, namespace },
+    reason,
+    type: "Normal",
+    lastTimestamp: at,
+  };
+}
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+async function startCache(cluster: FakeCluster) {
+  const hub = new WatchHub();
+  const cache = new SandboxCache(cluster.client(), makeSettings({ workspaceMode: "managed" }), hub);
+  const received: WatchSandboxesEvent[] = [];
+  const abort = new AbortController();
+  void (async () => {
+    for await (const ev of hub.subscribe(() => [], abort.signal)) received.push(ev);
+  })();
+  cache.start();
+  await cache.waitForSync();
+  stops.push(async () => {
+    abort.abort();
+    await cache.stop();
+  });
+  const platformEvents = () =>
+    received.flatMap((e) => (e.payload.case === "platformEvent" ? [`${e.payload.value.sandboxId} ${e.payload.value.event!.reason}`] : []));
+  return { cache, platformEvents };
+}
+
+async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = check();
+    if (value !== undefined) return value;
+    await Bun.sleep(5);
+  }
+  throw new Error(`never saw ${what}`);
+}
+
+describe("the cache outside shared mode", () => {
+  test("two workspaces' sandboxes of the same name each get their own pod's events", async () => {
+    const cluster = new FakeCluster();
+    cluster.lists.set(SANDBOXES, [sandboxCr("ws-a", "box", "id-a"), sandboxCr("ws-b", "box", "id-b")]);
+    const { cache, platformEvents } = await startCache(cluster);
+    expect(cache.list().map((s) => `${s.id} ${s.namespace}`).sort()).toEqual(["id-a ws-a", "id-b ws-b"]);
+    await eventually("both namespaces' events watched", () => (cluster.watching.has(eventsOf("ws-a")) && cluster.watching.has(eventsOf("ws-b")) ? true : undefined));
+
+    cluster.emit(eventsOf("ws-a"), "ADDED", podEvent("ws-a", "box", "Scheduled", "2026-01-01T10:00:05Z"));
+    expect(await eventually("the event", () => (platformEvents().length > 0 ? platformEvents() : undefined))).toEqual(["id-a Scheduled"]);
+  });
+
+  test("a namespace's events are watched only while it holds a sandbox", async () => {
+    const cluster = new FakeCluster();
+    const cr = sandboxCr("ws-a", "box", "id-a");
+    cluster.lists.set(SANDBOXES, [cr]);
+    await startCache(cluster);
+    await eventually("ws-a's events watched", () => (cluster.watching.has(eventsOf("ws-a")) ? true : undefined));
+    cluster.emit(SANDBOXES, "DELETED", cr);
+    await eventually("ws-a's events no longer watched", () => (cluster.watching.has(eventsOf("ws-a")) ? undefined : true));
+  });
+
+  test("a namespace's first sandbox gets the events that happened before its events were listed, but not an earlier namesake's", async () => {
+    const cluster = new FakeCluster();
+    const { platformEvents } = await startCache(cluster);
+    cluster.lists.set(eventsOf("ws-new"), [
+      podEvent("ws-new", "box", "Killing", "2026-01-01T09:00:00Z"),
+      podEvent("ws-new", "box", "Scheduled", "2026-01-01T10:00:01Z"),
+    ]);
+    cluster.emit(SANDBOXES, "ADDED", sandboxCr("ws-new", "box", "id-new", "2026-01-01T10:00:00Z"));
+    expect(await eventually("the caught-up event", () => (platformEvents().length > 0 ? platformEvents() : undefined))).toEqual(["id-new Scheduled"]);
+  });
+
+  test("events listed when the driver starts are history and are not sent", async () => {
+    const cluster = new FakeCluster();
+    cluster.lists.set(SANDBOXES, [sandboxCr("ws-a", "box", "id-a")]);
+    cluster.lists.set(eventsOf("ws-a"), [podEvent("ws-a", "box", "Scheduled", "2026-01-01T10:00:01Z")]);
+    const { platformEvents } = await startCache(cluster);
+    await eventually("ws-a's events watched", () => (cluster.watching.has(eventsOf("ws-a")) ? true : undefined));
+    cluster.emit(eventsOf("ws-a"), "ADDED", podEvent("ws-a", "box", "Pulling", "2026-01-01T10:00:02Z"));
+    expect(await eventually("the live event", () => (platformEvents().length > 0 ? platformEvents() : undefined))).toEqual(["id-a Pulling"]);
+  });
+});
