@@ -23,7 +23,7 @@ typecheck:
 build:
     bun build --compile --minify --sourcemap src/main.ts --outfile {{bin}}
 
-# Every test tier: unit, Kubernetes edge, contract and e2e (builds the binary and the control plane first).
+# Every test tier: unit, Kubernetes edge, contract, e2e and chaos (builds the binary and the control plane first).
 test: build cluster-up
     bun test --timeout 180000
 
@@ -38,6 +38,10 @@ test-contract: build cluster-up
 # The driver against the local control plane.
 test-e2e: build cluster-up
     bun test --timeout 180000 test/e2e
+
+# Chaos and fuzz: churn across API-server restarts, a frozen API server, etcd compaction, 10,000 generated requests. Restarts the shared API server.
+test-chaos: build cluster-up
+    bun test --timeout 180000 test/chaos
 
 # Build what is missing, start the control plane and walk one sandbox through its lifecycle.
 demo: build cluster-up

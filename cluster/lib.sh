@@ -46,8 +46,36 @@ die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$KCFG" "$@"; }
 
-# shellcheck source=/dev/null
-load_state() { [[ -f "$STATE_FILE" ]] && source "$STATE_FILE"; return 0; }
+# physical_dir DIR: DIR with symlinks resolved (as given when it does not exist)
+physical_dir() { (cd "$1" 2>/dev/null && pwd -P) || printf '%s\n' "$1"; }
+
+# state_value KEY: KEY's value in state.env, without touching this shell's variables
+state_value() {
+  # shellcheck source=/dev/null
+  (unset "$1"; source "$STATE_FILE" >/dev/null 2>&1; printf '%s' "${!1:-}")
+}
+
+# load_state: read the pids and ports of state.env. Paths are this file's own, never the state's:
+# a .cache/cluster copied from another checkout names that checkout's binaries, processes and
+# etcd data, so a state.env written for another directory is refused before anything runs.
+load_state() {
+  [[ -f "$STATE_FILE" ]] || return 0
+  local written_for repo bin_dir="$BIN_DIR" cluster_dir="$CLUSTER_DIR"
+  written_for="$(state_value CLUSTER_DIR)"
+  repo="$(state_value REPO_DIR)"
+  if [[ -z "$written_for" || "$(physical_dir "$written_for")" != "$(physical_dir "$CLUSTER_DIR")" ]] \
+    || [[ -n "$repo" && "$(physical_dir "$repo")" != "$(physical_dir "$REPO_ROOT")" ]]; then
+    die "$STATE_FILE was written for the cluster in ${written_for:-an unknown directory} (checkout ${repo:-unknown}), not for $CLUSTER_DIR (checkout $REPO_ROOT).
+  It was probably copied from another checkout: its pids, binaries and etcd data are that cluster's, so nothing was started or stopped.
+  Stop that cluster from its own checkout if it is running, then delete $STATE_FILE and rerun."
+  fi
+  # shellcheck source=/dev/null
+  source "$STATE_FILE"
+  # The recorded pids run the binaries the state names (an older K8S_VERSION's, say); new ones start from ours.
+  STATE_BIN_DIR="$BIN_DIR"
+  BIN_DIR="$bin_dir"
+  CLUSTER_DIR="$cluster_dir"
+}
 
 # set_state KEY VALUE: replace or append KEY=VALUE in state.env
 set_state() {
@@ -60,12 +88,13 @@ set_state() {
   printf -v "$k" '%s' "$v"
 }
 
-# pid_matches PID COMPONENT: true if PID is alive and runs $BIN_DIR/COMPONENT
+# pid_matches PID COMPONENT: true if PID is alive and runs COMPONENT from $BIN_DIR (or from the
+# binary directory the loaded state was written with)
 pid_matches() {
   local pid="$1" comp="$2" argv0
   [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
   argv0="$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -n1)"
-  [[ "$argv0" == "$BIN_DIR/$comp" ]]
+  [[ "$argv0" == "$BIN_DIR/$comp" || "$argv0" == "${STATE_BIN_DIR:-$BIN_DIR}/$comp" ]]
 }
 
 component_pid() { local v; v="$(pid_var "$1")"; echo "${!v:-}"; }

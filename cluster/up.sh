@@ -11,6 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_SRC/pki.sh"
 cluster_lock
+load_state # first: refuses a state.env written for another checkout before anything else
 
 CRD_SRC="${SANDBOX_CRD:-$REPO_ROOT/../shared/crds/agents.x-k8s.io_sandboxes.yaml}"
 SERVICE_CIDR=10.96.0.0/16
@@ -23,7 +24,6 @@ command -v curl >/dev/null || die "curl is required (apt-get install curl)"
 command -v ss >/dev/null || die "ss is required (apt-get install iproute2)"
 [[ -f "$CRD_SRC" ]] || die "Sandbox CRD not found at $CRD_SRC (set SANDBOX_CRD=...)"
 mkdir -p "$CLUSTER_DIR" "$LOGS" "$KCFG_DIR"
-load_state
 
 # kube-controller-manager's argv. An idempotent `up` compares it with the running one's and
 # restarts only KCM when it differs, so a flag added here reaches a cluster that is already up
@@ -95,7 +95,7 @@ for v in ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT SCHEDULER_PORT 
 done
 {
   echo "# Written by cluster/up.sh; shell-sourceable. PIDs are empty when stopped."
-  printf '%s=%q\n' K8S_VERSION "$K8S_VERSION" BIN_DIR "$BIN_DIR" CLUSTER_DIR "$CLUSTER_DIR" \
+  printf '%s=%q\n' REPO_DIR "$REPO_ROOT" K8S_VERSION "$K8S_VERSION" BIN_DIR "$BIN_DIR" CLUSTER_DIR "$CLUSTER_DIR" \
     KUBECONFIG "$KCFG" CA_FILE "$PKI/ca.crt" LOG_DIR "$LOGS" \
     APISERVER_PORT "$APISERVER_PORT" APISERVER_URL "https://127.0.0.1:$APISERVER_PORT" \
     ETCD_CLIENT_PORT "$ETCD_CLIENT_PORT" ETCD_PEER_PORT "$ETCD_PEER_PORT" \

@@ -2,7 +2,7 @@
 // Command line: serve | client. Wiring only; each command's work lives in src/cli/.
 import { defineCommand, runMain, type ArgsDef } from "citty";
 import pkg from "../package.json" with { type: "json" };
-import { runClient } from "./cli/client";
+import { lineWriter, runClient } from "./cli/client";
 import { serve } from "./cli/serve";
 import { ConfigError, envVarFor, FLAGS, resolveConfig, type FlagSpec } from "./config";
 
@@ -111,7 +111,8 @@ const clientCommand = defineCommand({
         socket,
         method: String(args.method),
         request: args.request as string | undefined,
-        out: (line) => process.stdout.write(`${line}\n`),
+        out: lineWriter(process.stdout),
+        err: lineWriter(process.stderr),
         signal: abort.signal,
       });
       process.exit(code);

@@ -34,12 +34,29 @@ function parseRequest(method: DescMethod, json: string | undefined) {
   return fromJson(method.input, value);
 }
 
+/** Exit status when the reader of our output went away (`| head`), as if killed by SIGPIPE. */
+const READER_GONE_EXIT = 141;
+
+/**
+ * Lines to `stream`, each resolved once the OS has taken it: a pipe takes 64 KiB at a time, and
+ * `process.exit` right after a plain `write` drops the rest. A reader that stops early ends the
+ * process quietly.
+ */
+export function lineWriter(stream: NodeJS.WriteStream): (line: string) => Promise<void> {
+  stream.once("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") process.stderr.write(`error: writing the output: ${err.message}\n`);
+    process.exit(err.code === "EPIPE" ? READER_GONE_EXIT : 1);
+  });
+  return (line) => new Promise((resolve) => stream.write(`${line}\n`, () => resolve()));
+}
+
 /** Runs one call; returns the process exit code. */
 export async function runClient(opts: {
   socket: string;
   method: string;
   request: string | undefined;
-  out: (line: string) => void;
+  out: (line: string) => Promise<void>;
+  err: (line: string) => Promise<void>;
   signal: AbortSignal;
 }): Promise<number> {
   const method = findMethod(opts.method);
@@ -52,17 +69,17 @@ export async function runClient(opts: {
   try {
     if (method.methodKind === "server_streaming") {
       for await (const event of call(request, { signal: opts.signal }) as AsyncIterable<never>) {
-        opts.out(JSON.stringify(toJson(method.output, event)));
+        await opts.out(JSON.stringify(toJson(method.output, event)));
       }
     } else {
       const response = await (call(request, { signal: opts.signal }) as Promise<never>);
-      opts.out(JSON.stringify(toJson(method.output, response, { alwaysEmitImplicit: true }), null, 2));
+      await opts.out(JSON.stringify(toJson(method.output, response, { alwaysEmitImplicit: true }), null, 2));
     }
     return 0;
   } catch (err) {
     const e = ConnectError.from(err);
     if (opts.signal.aborted) return 0;
-    process.stderr.write(`error: ${method.name}: ${e.rawMessage} (${codeName(e.code)})\n`);
+    await opts.err(`error: ${method.name}: ${e.rawMessage} (${codeName(e.code)})`);
     return 1;
   }
 }

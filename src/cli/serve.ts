@@ -9,6 +9,7 @@ import { SandboxDriver } from "../driver/driver";
 import { countByPhase } from "../driver/phase";
 import { KubeClient, loadKubeAccess } from "../kube";
 import { configureLogging, logger } from "../log";
+import { ApiReachability } from "../server/api-reachability";
 import { startGrpcServer } from "../server/grpc-server";
 import { startHealthServer, type HealthServer } from "../server/health-server";
 import { createMetrics } from "../server/metrics";
@@ -17,7 +18,9 @@ const log = logger("serve");
 
 /** SIGTERM must end the process within 10 s; leave a margin for the socket cleanup. */
 const SHUTDOWN_GRACE_MS = 8000;
-const API_PROBE_CACHE_MS = 5000;
+/** /version is checked this often, and counted as failing once unanswered this long. */
+const API_CHECK_INTERVAL_MS = 2000;
+const API_STALLED_AFTER_MS = 5000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,9 +33,12 @@ export async function serve({ server: config, render }: Config, identity: Driver
   let stopping = false;
 
   const metrics = createMetrics(() => (driver ? countByPhase(driver.cache.list()) : {}));
-  const access = await loadKubeAccess({ kubeconfigPath: config.kubeconfig });
+  // One stop for every Kubernetes call and credential plugin: shutdown never waits on a hung API server.
+  const kubeStop = new AbortController();
+  const access = await loadKubeAccess({ kubeconfigPath: config.kubeconfig, pluginTimeoutMs: config.kubeTimeoutMs, signal: kubeStop.signal });
   const client = new KubeClient(access, {
     timeoutMs: config.kubeTimeoutMs,
+    signal: kubeStop.signal,
     observer: {
       request: (verb, code, seconds) => {
         metrics.kubeRequests.inc({ verb, code });
@@ -47,33 +53,32 @@ export async function serve({ server: config, render }: Config, identity: Driver
     if (!driver) throw new ConnectError(`driver is not connected to the cluster yet: ${connectProblem}`, Code.Unavailable);
     return driver;
   });
-  const grpc = await startGrpcServer({ socketPath: config.socket, service, metrics });
+  const grpc = await startGrpcServer({ socketPath: config.socket, service, metrics, maxRequestBytes: config.maxRequestBytes });
 
-  let apiProbe: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };
-  const apiProblem = async (): Promise<string | undefined> => {
-    if (Date.now() - apiProbe.at > API_PROBE_CACHE_MS) {
-      try {
-        await client.version();
-        apiProbe = { at: Date.now(), problem: undefined };
-      } catch (err) {
-        apiProbe = { at: Date.now(), problem: `Kubernetes API unreachable: ${(err as Error).message}` };
-      }
-    }
-    return apiProbe.problem;
-  };
+  const api = new ApiReachability(() => client.version(), { intervalMs: API_CHECK_INTERVAL_MS, stalledAfterMs: API_STALLED_AFTER_MS });
+  api.start();
 
   let health: HealthServer | undefined;
   if (config.healthPort !== 0) {
-    health = await startHealthServer({
-      port: config.healthPort,
-      host: config.healthAddress,
-      metrics,
-      readiness: async () => {
-        if (stopping) return "shutting down";
-        if (!driver) return connectProblem;
-        return (await apiProblem()) ?? driver.cache.problem();
-      },
-    });
+    try {
+      health = await startHealthServer({
+        port: config.healthPort,
+        host: config.healthAddress,
+        metrics,
+        readiness: () => {
+          if (stopping) return "shutting down";
+          if (!driver) return connectProblem;
+          return api.problem() ?? driver.cache.problem();
+        },
+        // Events only add progress detail: their absence is reported, never a reason to stop serving.
+        degradation: () => driver?.cache.eventsProblem(),
+      });
+    } catch (err) {
+      // A failed start leaves nothing behind: the socket goes with the server.
+      api.stop();
+      await grpc.close(0);
+      throw err;
+    }
   }
 
   const shutdown = async (signal: string) => {
@@ -82,7 +87,15 @@ export async function serve({ server: config, render }: Config, identity: Driver
     log.info("shutting down", { signal });
     // Never outlive the grace period, whatever hangs.
     setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS + 1500).unref();
-    await driver?.stop();
+    // New calls go elsewhere first; then open watches end with UNAVAILABLE, so the gateway
+    // reconnects rather than logging a stream that "ended unexpectedly"; then the informers stop.
+    grpc.stopAccepting();
+    grpc.endStreams();
+    api.stop();
+    // The informers stop their own calls first, so only calls still under way are cancelled.
+    const driverStopped = driver?.stop();
+    kubeStop.abort();
+    await driverStopped;
     await Promise.all([grpc.close(SHUTDOWN_GRACE_MS), health?.close()]);
     log.info("stopped");
     process.exit(0);

@@ -7,6 +7,7 @@ import {
   absolutePath,
   appArmorProfile,
   bool,
+  ConfigError,
   dnsLabel,
   endpoint,
   image,
@@ -36,6 +37,7 @@ export type DriverWideSettings = Omit<RenderSettings, "apiVersion">;
 /** How the process itself runs. */
 export interface ServerConfig {
   socket: string;
+  maxRequestBytes: number;
   kubeconfig: string | undefined;
   sandboxApiVersion: SandboxApiVersionChoice;
   healthPort: number;
@@ -109,8 +111,19 @@ const saTokenTtl: Parser<number> = (raw, flag) => {
   return seconds <= 0 ? 3600 : Math.min(86_400, Math.max(600, seconds));
 };
 
+const BYTE_UNITS: Record<string, number> = { "": 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/** A size in bytes, plain or with a binary suffix (65536, 512Ki, 4Mi), from 1Ki to 1Gi. */
+const byteSize: Parser<number> = (raw, flag) => {
+  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(raw.trim());
+  const bytes = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? ""]! : Number.NaN;
+  if (!(bytes >= 1024 && bytes <= 1024 ** 3)) throw new ConfigError(flag, `"${raw}" is not a size from 1Ki to 1Gi (e.g. 4Mi, 65536)`);
+  return bytes;
+};
+
 export const FLAGS = {
   socket: { description: "Unix socket the gateway connects to", fallback: "/var/run/openshell-driver.sock", aliases: ["OPENSHELL_COMPUTE_DRIVER_SOCKET"], apply: server("socket", socketPath) },
+  "max-request-bytes": { description: "Largest gRPC request message accepted; a larger one is refused with RESOURCE_EXHAUSTED before it is read", fallback: "4Mi", apply: server("maxRequestBytes", byteSize) },
   namespace: { description: "Namespace of Sandbox resources (shared mode) and of the Secrets copied into workspace namespaces", fallback: "openshell-system", aliases: ["OPENSHELL_SANDBOX_NAMESPACE"], apply: render("namespace", dnsLabel) },
   kubeconfig: { description: "Kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)", fallback: undefined, apply: server("kubeconfig", text) },
   "gateway-id": { description: "Gateway id stamped on every resource (label value)", fallback: "openshell", aliases: ["OPENSHELL_GATEWAY_ID"], apply: render("gatewayId", dnsLabel) },
@@ -151,6 +164,7 @@ export const FLAGS = {
   "managed-ssh-gateway-pod-selector": { description: "Labels of those gateway pods, key=value,key=value", fallback: "", aliases: ["OPENSHELL_MANAGED_SSH_GATEWAY_POD_SELECTOR"], apply: sshIngress("gatewayPodSelector", labelMap) },
   "sandbox-api-version": { description: "Sandbox API version (auto|v1beta1|v1alpha1)", fallback: "auto", apply: server("sandboxApiVersion", oneOf("auto", "v1beta1", "v1alpha1")) },
   "gpu-support": { description: "Accept GPU sandboxes (true|false)", fallback: "true", boolean: true, apply: render("gpuSupport", bool) },
+  "gpu-capacity-check": { description: "GPU sandboxes that fit on no Ready node they may use: strict (refused, RESOURCE_EXHAUSTED) | advisory (a warning, accepted) | off (no node or pod reads)", fallback: "strict", apply: render("gpuCapacityCheck", oneOf("strict", "advisory", "off")) },
   "health-port": { description: "TCP port for /healthz, /readyz and /metrics (0 = off)", fallback: "9090", apply: server("healthPort", port) },
   "health-address": { description: "Address the health port binds to", fallback: "0.0.0.0", apply: server("healthAddress", text) },
   "log-level": { description: "trace|debug|info|warn|error|silent", fallback: "info", aliases: ["OPENSHELL_LOG_LEVEL"], apply: server("logLevel", oneOf("trace", "debug", "info", "warn", "error", "silent")) },

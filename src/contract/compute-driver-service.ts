@@ -68,7 +68,7 @@ export function computeDriverService(identity: DriverIdentity, driver: DriverPro
       await driver().create(requireSandbox(req.sandbox));
       return {};
     }),
-    getSandbox: mapped((req) => create(GetSandboxResponseSchema, { sandbox: driver().get(requireId(req.sandboxId)) })),
+    getSandbox: mapped(async (req) => create(GetSandboxResponseSchema, { sandbox: await driver().get(requireId(req.sandboxId)) })),
     listSandboxes: mapped(() => create(ListSandboxesResponseSchema, { sandboxes: driver().list() })),
     stopSandbox: mapped(async (req, ctx) => {
       await driver().stopSandbox(requireId(req.sandboxId), ctx.signal);

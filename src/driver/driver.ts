@@ -3,15 +3,22 @@
 // shape and maps errors.
 import type { DriverSandbox, WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
-import { checkSidecarProxyIdentity, clusterReferences, resolveSandboxIdentity, validateSandbox } from "../sandbox";
+import { logger } from "../log";
+import { checkSandboxId } from "../sandbox/sandbox-id";
 import type { RenderSettings } from "../sandbox/settings";
-import { ensureReferencesExist } from "./cluster-references";
+import { CreatePreflight } from "./create-preflight";
 import { DriverError } from "./errors";
-import { ensureGpuCapacity } from "./gpu-capacity-check";
 import { SandboxCache } from "./sandbox-cache";
+import { SandboxCreator } from "./sandbox-create";
+import { SandboxLookup, type FoundSandbox } from "./sandbox-lookup";
 import { SandboxOperations } from "./sandbox-operations";
 import { WatchHub } from "./watch-hub";
 import { WorkspaceNamespaces } from "./workspace-namespaces";
+
+const log = logger("cache");
+
+/** The request field every by-id RPC (Get, Stop, Start, Delete) carries the id in. */
+const SANDBOX_ID_FIELD = "sandbox_id";
 
 export interface SandboxDriverOptions {
   client: KubeClient;
@@ -23,16 +30,21 @@ export class SandboxDriver {
   readonly settings: RenderSettings;
   readonly hub = new WatchHub();
   readonly cache: SandboxCache;
-  readonly #client: KubeClient;
+  readonly #lookup: SandboxLookup;
+  readonly #preflight: CreatePreflight;
+  readonly #creator: SandboxCreator;
   readonly #operations: SandboxOperations;
   readonly #namespaces: WorkspaceNamespaces;
 
   constructor(opts: SandboxDriverOptions) {
-    this.settings = opts.settings;
-    this.#client = opts.client;
-    this.cache = new SandboxCache(opts.client, opts.settings, this.hub);
-    this.#namespaces = new WorkspaceNamespaces(opts.client, opts.settings);
-    this.#operations = new SandboxOperations({ ...opts, namespaces: this.#namespaces });
+    const { client, settings } = opts;
+    this.settings = settings;
+    this.cache = new SandboxCache(client, settings, this.hub);
+    this.#lookup = new SandboxLookup(client, settings);
+    this.#namespaces = new WorkspaceNamespaces(client, settings);
+    this.#preflight = new CreatePreflight(client, settings, this.#namespaces);
+    this.#creator = new SandboxCreator({ client, settings, namespaces: this.#namespaces, preflight: this.#preflight, lookup: this.#lookup });
+    this.#operations = new SandboxOperations({ ...opts, lookup: this.#lookup });
   }
 
   start(): void {
@@ -46,42 +58,59 @@ export class SandboxDriver {
 
   /** Everything CreateSandbox would reject, without writing anything. */
   async validate(sandbox: DriverSandbox): Promise<void> {
-    const validated = validateSandbox(sandbox, this.settings);
-    // First, so a missing workspace namespace is reported as that, not as the claims missing in it.
-    const namespaceAnnotations = await this.#namespaces.check(sandbox.workspace, "sandbox.workspace");
-    // The sandbox identity comes from the namespace; the sidecar proxy must not share it.
-    checkSidecarProxyIdentity(this.settings, resolveSandboxIdentity(this.settings, namespaceAnnotations));
-    await Promise.all([
-      validated.gpuCount > 0 ? ensureGpuCapacity(this.#client, validated.gpuCount) : undefined,
-      ensureReferencesExist(this.#client, validated.namespace, clusterReferences(validated, this.settings)),
-    ]);
+    await this.#preflight.check(sandbox);
   }
 
   create(sandbox: DriverSandbox): Promise<void> {
-    return this.#operations.create(sandbox);
+    return this.#creator.create(sandbox);
   }
 
-  get(sandboxId: string): DriverSandbox {
-    this.#requireSynced();
-    const sandbox = this.cache.get(sandboxId);
-    if (!sandbox) throw new DriverError("NotFound", `sandbox ${sandboxId} not found`);
-    return sandbox;
+  /**
+   * From the cache when it holds the sandbox. A miss is confirmed with the API server first: the
+   * watch may not have delivered a CR created a moment ago, or may be down, and the gateway drops
+   * its record of a sandbox on NOT_FOUND.
+   */
+  async get(sandboxId: string): Promise<DriverSandbox> {
+    checkSandboxId(sandboxId, SANDBOX_ID_FIELD);
+    const cached = this.cache.get(sandboxId);
+    if (cached) return cached;
+    let found: FoundSandbox[];
+    try {
+      found = await this.#lookup.byId(sandboxId);
+    } catch (err) {
+      throw new DriverError(
+        "Unavailable",
+        `cannot tell whether sandbox ${sandboxId} exists: the cache does not hold it${this.#cacheState()} and the API server could not be asked (${(err as Error).message})`,
+      );
+    }
+    for (const cr of found) {
+      const observed = this.cache.observe(cr);
+      if (observed?.id !== sandboxId) continue;
+      log.debug("sandbox not cached yet; answered from the API server", { sandboxId, name: cr.metadata.name, namespace: cr.metadata.namespace });
+      return observed;
+    }
+    throw new DriverError("NotFound", `sandbox ${sandboxId} not found`);
   }
 
   list(): DriverSandbox[] {
-    this.#requireSynced();
+    if (!this.cache.hasSynced()) {
+      throw new DriverError("Unavailable", `sandbox cache is not ready: ${this.cache.problem() ?? "syncing"}`);
+    }
     return this.cache.list();
   }
 
-  stopSandbox(sandboxId: string, signal: AbortSignal): Promise<void> {
+  async stopSandbox(sandboxId: string, signal: AbortSignal): Promise<void> {
+    checkSandboxId(sandboxId, SANDBOX_ID_FIELD);
     return this.#operations.stop(sandboxId, signal);
   }
 
-  startSandbox(sandboxId: string): Promise<void> {
+  async startSandbox(sandboxId: string): Promise<void> {
+    checkSandboxId(sandboxId, SANDBOX_ID_FIELD);
     return this.#operations.start(sandboxId);
   }
 
-  deleteSandbox(sandboxId: string): Promise<boolean> {
+  async deleteSandbox(sandboxId: string): Promise<boolean> {
+    checkSandboxId(sandboxId, SANDBOX_ID_FIELD);
     return this.#operations.delete(sandboxId);
   }
 
@@ -98,9 +127,8 @@ export class SandboxDriver {
     yield* this.hub.subscribe(() => this.cache.snapshotEvents(), signal);
   }
 
-  #requireSynced(): void {
-    if (!this.cache.hasSynced()) {
-      throw new DriverError("Unavailable", `sandbox cache is not ready: ${this.cache.problem() ?? "syncing"}`);
-    }
+  #cacheState(): string {
+    const problem = this.cache.problem();
+    return problem ? ` (${problem})` : "";
   }
 }

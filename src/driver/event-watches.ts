@@ -1,13 +1,13 @@
 // Kubernetes Events of the namespaces that hold this gateway's sandboxes. Events cannot be
-// selected by label, so rather than streaming every Event of the cluster, one list+watch runs per
+// selected by label, so rather than streaming every Event of the cluster, one stream runs per
 // namespace: the driver's own namespace for the driver's lifetime in shared mode; in managed and
 // operator mode one per namespace that currently holds a sandbox, started with its first sandbox
 // and stopped with its last. (Upstream watches no Events outside shared mode, so its gateway shows
-// no progress there.)
+// no progress there.) Streams keep no Events (see event-stream.ts) and gate nothing.
 import type { CoreV1Event } from "@kubernetes/client-node";
-import { Informer, type KubeClient } from "../kube";
+import type { KubeClient } from "../kube";
 import { logger } from "../log";
-import { eventsPath } from "./kube-paths";
+import { EventStream } from "./event-stream";
 
 const log = logger("cache");
 
@@ -19,68 +19,54 @@ const log = logger("cache");
  */
 export type EventHandler = (namespace: string, event: CoreV1Event, catchingUp: boolean) => void;
 
-interface NamespaceWatch {
-  informer: Informer<CoreV1Event>;
-  catchUp: boolean;
-}
-
 export class EventWatches {
   readonly #client: KubeClient;
   readonly #onEvent: EventHandler;
-  readonly #watches = new Map<string, NamespaceWatch>();
+  readonly #streams = new Map<string, EventStream>();
+  /** After stopAll, a sandbox event still in flight must not start a stream nothing would stop. */
+  #stopped = false;
 
   constructor(client: KubeClient, onEvent: EventHandler) {
     this.#client = client;
     this.#onEvent = onEvent;
   }
 
-  /**
-   * The watch of `namespace`, created (not started) unless it exists; `catchUp` passes on its
-   * first list too.
-   */
-  add(namespace: string, opts: { catchUp: boolean }): Informer<CoreV1Event> {
-    const existing = this.#watches.get(namespace);
-    if (existing) return existing.informer;
-    const watch: NamespaceWatch = {
+  /** Starts watching `namespace` unless it is watched already; `catchUp` passes on its first list too. */
+  watch(namespace: string, opts: { catchUp: boolean }): void {
+    if (this.#stopped || this.#streams.has(namespace)) return;
+    const stream = new EventStream({
+      client: this.#client,
+      namespace,
       catchUp: opts.catchUp,
-      informer: new Informer<CoreV1Event>({
-        client: this.#client,
-        resource: "events",
-        listPath: eventsPath(namespace),
-        onEvent: (ev) => {
-          if (ev.type !== "added" && ev.type !== "modified") return;
-          const initial = !watch.informer.hasSynced();
-          if (initial && !watch.catchUp) return;
-          this.#onEvent(namespace, ev.object, initial);
-        },
-      }),
-    };
-    this.#watches.set(namespace, watch);
+      onEvent: (event, catchingUp) => this.#onEvent(namespace, event, catchingUp),
+    });
+    this.#streams.set(namespace, stream);
     log.debug("watching events", { namespace });
-    return watch.informer;
+    stream.start();
   }
 
   /** Stops watching `namespace`; its last sandbox is gone. */
   release(namespace: string): void {
-    const watch = this.#watches.get(namespace);
-    if (!watch) return;
-    this.#watches.delete(namespace);
+    const stream = this.#streams.get(namespace);
+    if (!stream) return;
+    this.#streams.delete(namespace);
     log.debug("no longer watching events", { namespace });
-    void watch.informer.stop();
+    void stream.stop();
   }
 
-  /** Why some namespace's events are not being seen, for /readyz; undefined when all are. */
+  /** Why some namespace's events are not being seen; undefined when all are. */
   problem(): string | undefined {
-    for (const [namespace, watch] of this.#watches) {
-      const err = watch.informer.lastError();
+    for (const [namespace, stream] of this.#streams) {
+      const err = stream.lastError();
       if (err) return `events watch in namespace ${namespace} failing: ${err}`;
     }
     return undefined;
   }
 
   async stopAll(): Promise<void> {
-    const watches = [...this.#watches.values()];
-    this.#watches.clear();
-    await Promise.all(watches.map((w) => w.informer.stop()));
+    this.#stopped = true;
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    await Promise.all(streams.map((s) => s.stop()));
   }
 }

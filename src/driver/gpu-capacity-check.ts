@@ -1,18 +1,51 @@
-// Reads what the pure GPU capacity check needs: every node, and every pod that may hold GPUs.
+// Reads what the pure GPU capacity check needs: every node (paged), then the unfinished pods of
+// only those nodes the sandbox could use now, one node at a time by field selector, so a
+// validation never reads the whole cluster's pods. --gpu-capacity-check decides what a refusal does.
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube";
-import { checkGpuCapacity } from "../sandbox";
+import { logger } from "../log";
+import { checkGpuCapacity, gpuCandidateNodes, nodePlacementOf } from "../sandbox/gpu-capacity";
+import type { RenderSettings } from "../sandbox/settings";
+import type { ValidatedSandbox } from "../sandbox/validate";
 
-export async function ensureGpuCapacity(client: KubeClient, count: number): Promise<void> {
-  const [nodes, pods] = await Promise.all([
-    client.request<{ items: V1Node[] }>({ verb: "list", path: "/api/v1/nodes", resource: "nodes" }),
-    client.request<{ items: V1Pod[] }>({
-      verb: "list",
-      path: "/api/v1/pods",
-      // Pods in any namespace hold node GPUs; finished pods release theirs.
-      query: { fieldSelector: "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed" },
-      resource: "pods",
-    }),
-  ]);
-  checkGpuCapacity(count, nodes.items, pods.items);
+const log = logger("gpu");
+
+/** Pod lists in flight at once, so a cluster with many GPU nodes is read quickly but gently. */
+const PARALLEL_NODE_READS = 4;
+
+export async function ensureGpuCapacity(
+  client: KubeClient,
+  validated: ValidatedSandbox,
+  settings: Pick<RenderSettings, "gpuCapacityCheck">,
+): Promise<void> {
+  const count = validated.gpuCount;
+  if (count === 0 || settings.gpuCapacityCheck === "off") return;
+  try {
+    const placement = nodePlacementOf(validated);
+    const nodes = await client.listAll<V1Node>({ path: "/api/v1/nodes", resource: "nodes" });
+    const candidates = gpuCandidateNodes(count, nodes, placement);
+    const pods: V1Pod[] = [];
+    for (let i = 0; i < candidates.length; i += PARALLEL_NODE_READS) {
+      const batch = candidates.slice(i, i + PARALLEL_NODE_READS);
+      for (const onNode of await Promise.all(batch.map((node) => unfinishedPodsOn(client, node)))) pods.push(...onNode);
+    }
+    checkGpuCapacity(count, nodes, pods, placement);
+  } catch (err) {
+    if (settings.gpuCapacityCheck !== "advisory") throw err;
+    log.warn("GPU capacity check failed; accepting the sandbox anyway (--gpu-capacity-check=advisory)", {
+      sandboxId: validated.sandbox.id,
+      gpus: count,
+      reason: (err as Error)?.message ?? String(err),
+    });
+  }
+}
+
+function unfinishedPodsOn(client: KubeClient, node: V1Node): Promise<V1Pod[]> {
+  const name = node.metadata?.name ?? "";
+  return client.listAll<V1Pod>({
+    path: "/api/v1/pods",
+    // Pods in any namespace hold the node's GPUs; finished pods have released theirs.
+    query: { fieldSelector: `spec.nodeName=${name},status.phase!=Succeeded,status.phase!=Failed` },
+    resource: "pods",
+  });
 }

@@ -2,7 +2,9 @@
 // driver's namespace in shared mode, cluster-wide by label selector otherwise) and the Events of
 // the namespaces holding sandboxes. Get/List read from here; every change is turned into
 // WatchSandboxes events for the hub. Observation is a pure function of (CR, pod), so a snapshot is
-// re-sent only when what the gateway would see actually changed.
+// re-sent only when what the gateway would see actually changed. Sandboxes and pods are the
+// cache; Events are an add-on stream: without them (no RBAC, a failing watch) everything else is
+// served, only platform events are missing.
 import { create, equals } from "@bufbuild/protobuf";
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import {
@@ -36,8 +38,8 @@ export class SandboxCache {
   readonly #sandboxes: Informer<SandboxResource>;
   readonly #pods: Informer<V1Pod>;
   readonly #events: EventWatches;
-  /** Shared mode's one Events watch, of the driver's namespace; otherwise they follow the sandboxes. */
-  readonly #fixedEvents: Informer<CoreV1Event> | undefined;
+  /** Shared mode's one namespace, whose Events are watched all along; otherwise they follow the sandboxes. */
+  readonly #fixedEventsNamespace: string | undefined;
   readonly #crById = new Map<string, ObjectKey>();
   readonly #podById = new Map<string, ObjectKey>();
   readonly #idByCrName: NameIndex = new Map();
@@ -64,32 +66,32 @@ export class SandboxCache {
       onEvent: (ev) => this.#onPod(ev),
     });
     this.#events = new EventWatches(client, (namespace, ev, catchingUp) => this.#onKubeEvent(namespace, ev, catchingUp));
-    this.#fixedEvents = scope === undefined ? undefined : this.#events.add(scope, { catchUp: false });
+    this.#fixedEventsNamespace = scope;
   }
 
   /** Pods first, so a CR's first snapshot already sees its pod when both exist. */
-  get #informers(): [string, Informer<SandboxResource> | Informer<V1Pod> | Informer<CoreV1Event>][] {
-    const informers: [string, Informer<SandboxResource> | Informer<V1Pod> | Informer<CoreV1Event>][] = [
+  get #informers(): [string, Informer<SandboxResource> | Informer<V1Pod>][] {
+    return [
       ["pods", this.#pods],
       ["sandboxes", this.#sandboxes],
     ];
-    if (this.#fixedEvents) informers.push(["events", this.#fixedEvents]);
-    return informers;
   }
 
   start(): void {
     for (const [, informer] of this.#informers) informer.start();
+    if (this.#fixedEventsNamespace !== undefined) this.#events.watch(this.#fixedEventsNamespace, { catchUp: false });
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.#informers.map(([, informer]) => informer.stop()), this.#events.stopAll()]);
   }
 
+  /** Sandboxes and pods listed at least once; Events are not waited for. */
   hasSynced(): boolean {
     return this.#informers.every(([, informer]) => informer.hasSynced());
   }
 
-  /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. */
+  /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. Events never count. */
   problem(): string | undefined {
     for (const [name, informer] of this.#informers) {
       const err = informer.lastError();
@@ -97,6 +99,11 @@ export class SandboxCache {
       // Still serving the last known state, but no longer seeing changes.
       if (err) return `${name} watch failing: ${err}`;
     }
+    return undefined;
+  }
+
+  /** Why platform events are (partly) missing, as detail for /readyz; never a reason to be unready. */
+  eventsProblem(): string | undefined {
     return this.#events.problem();
   }
 
@@ -104,17 +111,18 @@ export class SandboxCache {
     await Promise.all(this.#informers.map(([, informer]) => informer.waitForSync(signal)));
   }
 
+  /** The sandbox as cached; undefined is a miss, not proof of absence (see SandboxDriver.get). */
   get(sandboxId: string): DriverSandbox | undefined {
     const key = this.#crById.get(sandboxId);
     const cr = key && this.#sandboxes.get(key.namespace, key.name);
-    const observed = cr && this.#observe(cr);
+    const observed = cr && this.observe(cr);
     return observed?.id === sandboxId ? observed : undefined;
   }
 
   list(): DriverSandbox[] {
     const out: DriverSandbox[] = [];
     for (const cr of this.#sandboxes.list()) {
-      const observed = this.#observe(cr);
+      const observed = this.observe(cr);
       if (observed) out.push(observed);
     }
     return out;
@@ -130,7 +138,8 @@ export class SandboxCache {
     return key && this.#pods.get(key.namespace, key.name);
   }
 
-  #observe(cr: SandboxResource): DriverSandbox | undefined {
+  /** What the gateway sees of `cr` (cached, or just read from the API server) with its cached pod. */
+  observe(cr: SandboxResource): DriverSandbox | undefined {
     const id = sandboxIdOf(cr);
     return observeSandbox(cr, id === undefined ? undefined : this.#podFor(id));
   }
@@ -150,12 +159,22 @@ export class SandboxCache {
     const key = keyOf(ev.object);
     if (id === undefined || key === undefined) return;
     if (ev.type === "deleted") {
-      this.#crById.delete(id);
       unindex(this.#idByCrName, key);
+      this.#releaseEventsIfEmpty(key.namespace);
+      const current = this.#crById.get(id);
+      if (current && (current.namespace !== key.namespace || current.name !== key.name)) return;
+      // The id lives on while another CR carries it (one made outside this driver): report that
+      // one, not a deletion the gateway would drop the sandbox for.
+      const otherKey = keyOf(this.#sandboxes.list().find((cr) => sandboxIdOf(cr) === id) ?? {});
+      if (otherKey) {
+        this.#crById.set(id, otherKey);
+        this.#publishIfChanged(id);
+        return;
+      }
+      this.#crById.delete(id);
       this.#lastSent.delete(id);
       log.debug("sandbox deleted", { sandboxId: id, ...key });
       this.#hub.publish(create(WatchSandboxesEventSchema, { payload: { case: "deleted", value: { sandboxId: id } } }));
-      this.#releaseEventsIfEmpty(key.namespace);
       return;
     }
     this.#crById.set(id, key);
@@ -186,12 +205,12 @@ export class SandboxCache {
    * Events may already hold that sandbox's first events.
    */
   #followEvents(namespace: string): void {
-    if (this.#fixedEvents) return;
-    this.#events.add(namespace, { catchUp: this.#sandboxes.hasSynced() }).start();
+    if (this.#fixedEventsNamespace !== undefined) return;
+    this.#events.watch(namespace, { catchUp: this.#sandboxes.hasSynced() });
   }
 
   #releaseEventsIfEmpty(namespace: string): void {
-    if (this.#fixedEvents) return;
+    if (this.#fixedEventsNamespace !== undefined) return;
     if (this.#sandboxes.list().some((cr) => cr.metadata?.namespace === namespace)) return;
     this.#events.release(namespace);
   }

@@ -1,26 +1,15 @@
-// Writes to the cluster: create, stop, start and delete one Sandbox CR. Lookups for writes go to
-// the API server (by the sandbox-id label), not the cache, so a write never acts on stale state.
-// Outside shared mode a sandbox may live in any workspace namespace, so the lookup spans the
-// cluster and every later call uses the namespace the CR was found in (upstream `Api::all_with`).
+// Writes to an existing sandbox: stop, start and delete its Sandbox CR. Lookups for writes go to
+// the API server (SandboxLookup), not the cache, so a write never acts on stale state. Outside
+// shared mode a sandbox may live in any workspace namespace, so every call after the lookup uses
+// the namespace the CR was found in.
 import type { V1Pod } from "@kubernetes/client-node";
-import type { DriverSandbox } from "../gen/compute_driver_pb";
 import { isKubeApiError, type KubeClient } from "../kube";
 import { logger } from "../log";
-import {
-  isStopped,
-  lifecyclePatch,
-  renderSandbox,
-  sandboxIdOf,
-  sandboxSelector,
-  stopRejection,
-  validateSandbox,
-  type SandboxResource,
-} from "../sandbox";
-import { LABEL_SANDBOX_ID } from "../sandbox/labels";
+import { isStopped, lifecyclePatch, sandboxSelector, stopRejection, type SandboxResource } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
 import { DriverError } from "./errors";
-import { lookupNamespace, podsPath, sandboxesPath } from "./kube-paths";
-import type { WorkspaceNamespaces } from "./workspace-namespaces";
+import { podsPath, sandboxesPath } from "./kube-paths";
+import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
 
 const log = logger("lifecycle");
 
@@ -28,13 +17,10 @@ interface ListOf<T> {
   items: T[];
 }
 
-/** A Sandbox CR as found by a lookup: where it is and which object it is. */
-type FoundSandbox = SandboxResource & { metadata: { name: string; namespace: string; uid?: string } };
-
 export interface OperationsOptions {
   client: KubeClient;
   settings: RenderSettings;
-  namespaces: WorkspaceNamespaces;
+  lookup: SandboxLookup;
   /** Upper bound for StopSandbox to see compute stopped. */
   stopTimeoutMs: number;
   /** First poll interval while waiting for a stop; doubles up to 2 s. */
@@ -46,43 +32,14 @@ export class SandboxOperations {
   readonly #settings: RenderSettings;
   readonly #stopTimeoutMs: number;
   readonly #pollMs: number;
-  readonly #namespaces: WorkspaceNamespaces;
+  readonly #lookup: SandboxLookup;
 
   constructor(opts: OperationsOptions) {
     this.#client = opts.client;
     this.#settings = opts.settings;
-    this.#namespaces = opts.namespaces;
+    this.#lookup = opts.lookup;
     this.#stopTimeoutMs = opts.stopTimeoutMs;
     this.#pollMs = opts.pollMs ?? 250;
-  }
-
-  async create(sandbox: DriverSandbox): Promise<void> {
-    const validated = validateSandbox(sandbox, this.#settings);
-    for (const warning of validated.warnings) log.warn(warning, { sandboxId: sandbox.id });
-    const { kubeName: name, namespace } = validated;
-    // Managed mode creates the namespace (and what sandboxes need in it) first, as upstream does.
-    const namespaceAnnotations = await this.#namespaces.prepare(sandbox.workspace, "sandbox.workspace");
-    const resource = renderSandbox(validated, this.#settings, namespaceAnnotations);
-    try {
-      await this.#client.request({
-        verb: "create",
-        path: sandboxesPath(this.#settings.apiVersion, namespace),
-        body: resource,
-        resource: "sandboxes.agents.x-k8s.io",
-        namespace,
-        name,
-      });
-      log.info("sandbox created", { sandboxId: sandbox.id, name, namespace });
-    } catch (err) {
-      if (!isKubeApiError(err, 409)) throw err;
-      // The gateway may retry a create whose reply it lost: the same id already there is success.
-      const existing = await this.#getByName(namespace, name);
-      if (existing && sandboxIdOf(existing) === sandbox.id) {
-        log.info("sandbox already exists with the same id; create is idempotent", { sandboxId: sandbox.id, name, namespace });
-        return;
-      }
-      throw new DriverError("AlreadyExists", `sandbox "${name}" already exists in namespace "${namespace}" for a different sandbox id`);
-    }
   }
 
   async stop(sandboxId: string, signal: AbortSignal): Promise<void> {
@@ -93,7 +50,7 @@ export class SandboxOperations {
     let wait = this.#pollMs;
     let lastState = "no status yet";
     while (true) {
-      const current = await this.#getByName(namespace, name);
+      const current = await this.#lookup.byName(namespace, name);
       if (!current) throw new DriverError("NotFound", `sandbox ${sandboxId} was deleted while stopping`);
       const rejection = stopRejection(current);
       if (rejection) throw new DriverError("FailedPrecondition", `sandbox ${sandboxId} cannot stop: ${rejection}`);
@@ -124,33 +81,48 @@ export class SandboxOperations {
     log.info("sandbox start requested", { sandboxId, name, namespace });
   }
 
-  /** true when this call deleted the CR (or found its deletion under way), false when absent. */
+  /**
+   * true when this call deleted the sandbox (or found its deletion under way), false when it was
+   * absent. Every CR carrying the id goes: the gateway waits for the id's `deleted` event, which
+   * comes only once none is left.
+   */
   async delete(sandboxId: string): Promise<boolean> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const cr = await this.#find(sandboxId);
-      if (!cr) return false;
-      if (cr.metadata.deletionTimestamp) return true;
-      const { name, namespace } = cr.metadata;
-      try {
-        // Precondition on the UID only: a controller's status write between our lookup and the
-        // delete bumps resourceVersion but must not make us skip the delete.
-        await this.#client.request({
-          verb: "delete",
-          path: `${sandboxesPath(this.#settings.apiVersion, namespace)}/${name}`,
-          body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background", preconditions: { uid: cr.metadata.uid } },
-          resource: "sandboxes.agents.x-k8s.io",
-          namespace,
-          name,
-        });
-        log.info("sandbox deleted", { sandboxId, name, namespace });
-        return true;
-      } catch (err) {
-        if (isKubeApiError(err, 404)) return false;
-        // 409: the name now belongs to a different object (UID mismatch); look again.
-        if (!isKubeApiError(err, 409)) throw err;
+      const found = await this.#lookup.byId(sandboxId);
+      let deleted = found.some((cr) => cr.metadata.deletionTimestamp);
+      let replaced = false;
+      for (const cr of found) {
+        if (cr.metadata.deletionTimestamp) continue;
+        const outcome = await this.#deleteOne(sandboxId, cr);
+        if (outcome === "deleted") deleted = true;
+        if (outcome === "replaced") replaced = true;
       }
+      if (!replaced) return deleted;
     }
     throw new DriverError("Aborted", `sandbox ${sandboxId} kept changing identity while deleting; retry`);
+  }
+
+  async #deleteOne(sandboxId: string, cr: FoundSandbox): Promise<"deleted" | "absent" | "replaced"> {
+    const { name, namespace } = cr.metadata;
+    try {
+      // Precondition on the UID only: a controller's status write between our lookup and the
+      // delete bumps resourceVersion but must not make us skip the delete.
+      await this.#client.request({
+        verb: "delete",
+        path: `${sandboxesPath(this.#settings.apiVersion, namespace)}/${name}`,
+        body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background", preconditions: { uid: cr.metadata.uid } },
+        resource: "sandboxes.agents.x-k8s.io",
+        namespace,
+        name,
+      });
+      log.info("sandbox deleted", { sandboxId, name, namespace });
+      return "deleted";
+    } catch (err) {
+      if (isKubeApiError(err, 404)) return "absent";
+      // 409: the name now belongs to a different object (UID mismatch); look again.
+      if (isKubeApiError(err, 409)) return "replaced";
+      throw err;
+    }
   }
 
   async #patchLifecycle(namespace: string, name: string, running: boolean): Promise<void> {
@@ -176,44 +148,16 @@ export class SandboxOperations {
   }
 
   async #require(sandboxId: string, action: string): Promise<FoundSandbox> {
-    const cr = await this.#find(sandboxId);
+    const [cr] = await this.#lookup.byId(sandboxId);
     if (!cr) throw new DriverError("NotFound", `sandbox ${sandboxId} not found (cannot ${action})`);
     return cr;
-  }
-
-  async #find(sandboxId: string): Promise<FoundSandbox | undefined> {
-    const scope = lookupNamespace(this.#settings);
-    const list = await this.#client.request<ListOf<SandboxResource>>({
-      verb: "list",
-      path: sandboxesPath(this.#settings.apiVersion, scope),
-      query: { labelSelector: sandboxSelector(this.#settings.gatewayId, sandboxId) },
-      resource: "sandboxes.agents.x-k8s.io",
-      ...(scope === undefined ? {} : { namespace: scope }),
-    });
-    const cr = list.items.find((item) => item.metadata?.name && item.metadata.namespace);
-    return cr as FoundSandbox | undefined;
-  }
-
-  async #getByName(namespace: string, name: string): Promise<SandboxResource | undefined> {
-    try {
-      return await this.#client.request<SandboxResource>({
-        verb: "get",
-        path: `${sandboxesPath(this.#settings.apiVersion, namespace)}/${name}`,
-        resource: "sandboxes.agents.x-k8s.io",
-        namespace,
-        name,
-      });
-    } catch (err) {
-      if (isKubeApiError(err, 404)) return undefined;
-      throw err;
-    }
   }
 
   async #podsOf(namespace: string, sandboxId: string): Promise<V1Pod[]> {
     const list = await this.#client.request<ListOf<V1Pod>>({
       verb: "list",
       path: podsPath(namespace),
-      query: { labelSelector: `${LABEL_SANDBOX_ID}=${sandboxId}` },
+      query: { labelSelector: sandboxSelector(this.#settings.gatewayId, sandboxId) },
       resource: "pods",
       namespace,
     });

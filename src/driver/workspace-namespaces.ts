@@ -126,7 +126,7 @@ export class WorkspaceNamespaces {
         return;
       }
       const uid = namespace.metadata?.uid;
-      if (!uid) throw new Error(`namespace "${name}" has no UID; refusing a delete without a UID precondition`);
+      if (!uid) throw new DriverError("Aborted", `namespace "${name}" has no UID; refusing a delete without a UID precondition`);
       try {
         // The UID precondition makes sure the namespace deleted is the one whose labels were checked.
         await this.#client.request({

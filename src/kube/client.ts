@@ -1,10 +1,12 @@
 // A thin JSON client for the Kubernetes REST API on Bun's own fetch. Bun's fetch takes
 // `tls: {ca, cert, key}` per request and honours it; client-node's transport does not (its undici
 // dispatcher is a stub under Bun). Every call is bounded by a deadline; watches are bounded only
-// until the response headers arrive and are then kept alive by the caller's watchdog.
+// until the response headers arrive and are then kept alive by the caller's watchdog. Every call
+// also ends at once when its caller's signal or the client's stop signal fires (driver shutdown),
+// so nothing waits out a hung API server.
 
 import type { KubeAccess } from "./kubeconfig";
-import { KubeApiError, errorFromResponse } from "./errors";
+import { KubeApiError, KubeCallCanceled, errorFromResponse } from "./errors";
 
 export type KubeVerb = "get" | "list" | "create" | "patch" | "delete";
 export type PatchType = "merge" | "apply";
@@ -21,6 +23,8 @@ export interface KubeClientOptions {
   /** Default deadline of a request, and of a watch until its response headers arrive. */
   timeoutMs: number;
   observer?: KubeObserver;
+  /** Once aborted, every call under way is cancelled and new ones fail at once (driver shutdown). */
+  signal?: AbortSignal;
 }
 
 export interface KubeRequest {
@@ -34,6 +38,8 @@ export interface KubeRequest {
   namespace?: string;
   name?: string;
   timeoutMs?: number;
+  /** Cancels the call (the caller stopped or gave up); it rejects with KubeCallCanceled. */
+  signal?: AbortSignal;
 }
 
 export interface WatchRequest {
@@ -42,6 +48,8 @@ export interface WatchRequest {
   resource: string;
   namespace?: string;
   signal: AbortSignal;
+  /** Called once the server has accepted the watch (2xx headers), before any event arrives. */
+  onOpen?: () => void;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
@@ -58,6 +66,8 @@ const METHOD: Record<KubeVerb, string> = {
   delete: "DELETE",
 };
 
+const READYZ_TIMEOUT_MS = 5000;
+
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
   apply: "application/apply-patch+yaml",
@@ -67,11 +77,13 @@ export class KubeClient {
   readonly access: KubeAccess;
   private readonly timeoutMs: number;
   readonly observer: KubeObserver | undefined;
+  private readonly stopSignal: AbortSignal | undefined;
 
   constructor(access: KubeAccess, opts: KubeClientOptions) {
     this.access = access;
     this.timeoutMs = opts.timeoutMs;
     this.observer = opts.observer;
+    this.stopSignal = opts.signal;
   }
 
   /** GET /version: the cheapest authenticated-transport check (readiness, doctor). */
@@ -98,42 +110,106 @@ export class KubeClient {
     try {
       // One deadline for the whole call, credentials included (an exec plugin can hang).
       const deadline = AbortSignal.timeout(timeoutMs);
-      Object.assign(headers, await beforeAbort(this.access.auth(), deadline));
+      const signal = this.callSignal(deadline, req.signal);
+      Object.assign(headers, await beforeAbort(this.access.auth(), signal));
       res = await fetch(this.url(req.path, req.query), {
         ...this.fetchOptions(),
         method: METHOD[req.verb],
         headers,
         ...(body !== undefined ? { body } : {}),
-        signal: deadline,
+        signal,
       });
       text = await res.text();
     } catch (err) {
+      if (this.cancelled(req.signal)) {
+        this.observe(req.verb, "error", started);
+        throw new KubeCallCanceled(ctx);
+      }
       const e = transportError(ctx, err, timeoutMs, this.access.server);
       this.observe(req.verb, e.reason === "Timeout" ? "timeout" : "error", started);
       throw e;
     }
     this.observe(req.verb, String(res.status), started);
-    if (!res.ok) throw errorFromResponse(ctx, res.status, text, res.headers.get("retry-after"));
+    if (!res.ok) {
+      const apiServerReady = res.status === 403 ? await this.apiServerReady() : undefined;
+      throw errorFromResponse(ctx, res.status, text, res.headers.get("retry-after"), apiServerReady);
+    }
     if (text === "") return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new KubeApiError({ ...ctx, status: res.status, reason: "InvalidResponse", detail: "response body is not JSON" });
+      // Usually a proxy or load balancer answering in the API server's place.
+      const contentType = res.headers.get("content-type") || "no content type";
+      throw new KubeApiError({
+        ...ctx,
+        status: res.status,
+        reason: "InvalidResponse",
+        detail: `expected a JSON Kubernetes object from ${this.access.server}, got ${contentType} (${text.length} bytes) that does not parse as JSON`,
+      });
+    }
+  }
+
+  /**
+   * Every item of a collection, `pageSize` at a time with continue tokens, so a large cluster is
+   * never read in one response. A continue token that expires (410) starts the list over unpaged,
+   * as client-go's pager does.
+   */
+  async listAll<T>(req: Omit<KubeRequest, "verb" | "body" | "patchType">, pageSize = 500): Promise<T[]> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let paged = true;
+    do {
+      let page: { metadata?: { continue?: string }; items?: T[] };
+      try {
+        page = await this.request({ ...req, verb: "list", query: { ...req.query, ...(paged ? { limit: pageSize } : {}), continue: cont } });
+      } catch (err) {
+        if (cont === undefined || !(err instanceof KubeApiError) || err.status !== 410) throw err;
+        items.length = 0;
+        cont = undefined;
+        paged = false;
+        continue;
+      }
+      items.push(...(page.items ?? []));
+      cont = page.metadata?.continue || undefined;
+    } while (cont !== undefined);
+    return items;
+  }
+
+  /**
+   * Whether the API server says it is ready (GET /readyz, open to every identity through the
+   * system:public-info-viewer role). Asked after a 403: until its post-start hooks have loaded
+   * the RBAC roles, a starting server refuses requests it will allow a moment later.
+   */
+  private async apiServerReady(): Promise<boolean> {
+    const started = performance.now();
+    try {
+      const signal = this.callSignal(AbortSignal.timeout(Math.min(this.timeoutMs, READYZ_TIMEOUT_MS)));
+      const headers = { Accept: "text/plain", ...(await beforeAbort(this.access.auth(), signal)) };
+      const res = await fetch(this.url("/readyz"), { ...this.fetchOptions(), method: "GET", headers, signal });
+      await res.text();
+      this.observe("get", String(res.status), started);
+      return res.ok;
+    } catch {
+      this.observe("get", "error", started);
+      return false;
     }
   }
 
   /**
    * Streaming GET with watch=1. The deadline covers connecting and the response headers only;
    * after that the stream lives until the server ends it (timeoutSeconds), the caller aborts
-   * `signal`, or the connection breaks. Ends quietly when `signal` aborts.
+   * `signal`, or the connection breaks. Ends quietly when `signal` aborts; rejects with
+   * KubeCallCanceled when the client's stop signal does.
    */
   async *watch<T>(req: WatchRequest): AsyncGenerator<WatchEvent<T>, void, undefined> {
     const ctx = errorContext("watch", req);
     const started = performance.now();
     const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort(req.signal.reason);
+    const onAbort = () => ctrl.abort();
     if (req.signal.aborted) return;
+    if (this.stopSignal?.aborted) throw new KubeCallCanceled(ctx);
     req.signal.addEventListener("abort", onAbort, { once: true });
+    this.stopSignal?.addEventListener("abort", onAbort, { once: true });
     let headersTimedOut = false;
     const headerTimer = setTimeout(() => {
       headersTimedOut = true;
@@ -154,6 +230,7 @@ export class KubeClient {
         });
       } catch (err) {
         if (req.signal.aborted) return;
+        if (this.cancelled()) throw new KubeCallCanceled(ctx);
         const e = transportError(ctx, headersTimedOut ? timeoutErr() : err, this.timeoutMs, this.access.server);
         this.observe("watch", e.reason === "Timeout" ? "timeout" : "error", started);
         throw e;
@@ -165,13 +242,25 @@ export class KubeClient {
         const text = await res.text().catch(() => "");
         throw errorFromResponse(ctx, res.status, text, res.headers.get("retry-after"));
       }
-      yield* readNdjson<WatchEvent<T>>(res.body, ctx, req.signal, this.access.server);
+      req.onOpen?.();
+      yield* readNdjson<WatchEvent<T>>(res.body, ctx, req.signal, this.stopSignal, this.access.server);
     } finally {
       clearTimeout(headerTimer);
       req.signal.removeEventListener("abort", onAbort);
+      this.stopSignal?.removeEventListener("abort", onAbort);
       // Ends the HTTP stream when the consumer stops early (break, throw, stall abort).
       ctrl.abort();
     }
+  }
+
+  /** The deadline, the caller's signal and the client's stop signal, whichever fires first. */
+  private callSignal(deadline: AbortSignal, caller?: AbortSignal): AbortSignal {
+    const signals = [deadline, caller, this.stopSignal].filter((s): s is AbortSignal => s !== undefined);
+    return signals.length === 1 ? deadline : AbortSignal.any(signals);
+  }
+
+  private cancelled(caller?: AbortSignal): boolean {
+    return caller?.aborted === true || this.stopSignal?.aborted === true;
   }
 
   private url(path: string, query?: Query): string {
@@ -185,10 +274,12 @@ export class KubeClient {
 
   private fetchOptions(): BunFetchRequestInit {
     const t = this.access.tls;
+    // A CA file is re-read when it changes, so a rotated cluster CA needs no restart.
+    const ca = typeof t.ca === "function" ? t.ca() : t.ca;
     return {
       tls: {
         rejectUnauthorized: t.rejectUnauthorized,
-        ...(t.ca !== undefined ? { ca: t.ca } : {}),
+        ...(ca !== undefined ? { ca } : {}),
         ...(t.cert !== undefined ? { cert: t.cert } : {}),
         ...(t.key !== undefined ? { key: t.key } : {}),
         ...(t.serverName !== undefined ? { serverName: t.serverName } : {}),
@@ -211,6 +302,7 @@ async function* readNdjson<E>(
   body: ReadableStream<Uint8Array>,
   ctx: ErrorContext,
   signal: AbortSignal,
+  stop: AbortSignal | undefined,
   server: string,
 ): AsyncGenerator<E, void, undefined> {
   const reader = body.getReader();
@@ -223,6 +315,7 @@ async function* readNdjson<E>(
         chunk = await reader.read();
       } catch (err) {
         if (signal.aborted) return;
+        if (stop?.aborted) throw new KubeCallCanceled(ctx);
         throw transportError(ctx, err, 0, server);
       }
       if (chunk.done) break;

@@ -14,6 +14,11 @@ export interface KubeApiErrorInit {
   /** The API server's Status.message, or a description of the transport failure. */
   detail: string;
   retryAfterSeconds?: number;
+  /**
+   * For a 403: whether the API server's /readyz said it was ready right after. A starting server
+   * refuses everyone until its RBAC caches are loaded, which is not a missing permission.
+   */
+  apiServerReady?: boolean;
   cause?: unknown;
 }
 
@@ -27,6 +32,7 @@ export class KubeApiError extends Error {
   readonly objectName?: string;
   readonly detail: string;
   readonly retryAfterSeconds?: number;
+  readonly apiServerReady?: boolean;
 
   constructor(init: KubeApiErrorInit) {
     super(formatMessage(init), init.cause === undefined ? undefined : { cause: init.cause });
@@ -38,6 +44,7 @@ export class KubeApiError extends Error {
     if (init.namespace !== undefined) this.namespace = init.namespace;
     if (init.name !== undefined) this.objectName = init.name;
     if (init.retryAfterSeconds !== undefined) this.retryAfterSeconds = init.retryAfterSeconds;
+    if (init.apiServerReady !== undefined) this.apiServerReady = init.apiServerReady;
   }
 }
 
@@ -46,6 +53,51 @@ export class KubeApiError extends Error {
 
 export function isKubeApiError(err: unknown, status?: number): err is KubeApiError {
   return err instanceof KubeApiError && (status === undefined || err.status === status);
+}
+
+/** What an authorizer refused, as the API server words it in a 403's message. */
+export interface AuthorizationDenial {
+  /** The identity the API server saw, e.g. system:serviceaccount:openshell-system:openshell-driver. */
+  user: string;
+  verb: string;
+  /** `resource[/subresource]` with `.group` for a named API group, or a non-resource URL path. */
+  resource: string;
+  /** undefined = cluster scope (or a non-resource path). */
+  namespace?: string;
+}
+
+// kube-apiserver's forbiddenMessage (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go).
+const DENIAL =
+  /User "((?:[^"\\]|\\.)*)" cannot (\S+) (?:resource "([^"]*)" in API group "([^"]*)"(?: in the namespace "([^"]*)"| at the cluster scope)|path "([^"]*)")/;
+
+/** The refused identity and rule of an RBAC (or other authorizer) denial; undefined for any other 403. */
+export function authorizationDenialOf(err: KubeApiError): AuthorizationDenial | undefined {
+  if (err.status !== 403) return undefined;
+  const m = DENIAL.exec(err.detail);
+  if (!m) return undefined;
+  const [, user, verb, resource, group, namespace, path] = m;
+  const denial: AuthorizationDenial = {
+    user: user!.replace(/\\(.)/g, "$1"),
+    verb: verb!,
+    resource: path ?? (group ? `${resource}.${group}` : resource!),
+  };
+  if (namespace) denial.namespace = namespace;
+  return denial;
+}
+
+/**
+ * A call abandoned because its caller's signal or the client's stop signal fired, not a failure of
+ * the API server. Named AbortError, which the gRPC face answers as CANCELLED.
+ */
+export class KubeCallCanceled extends Error {
+  override readonly name = "AbortError";
+
+  constructor(ctx: { verb: string; resource: string; namespace?: string; name?: string }) {
+    let target = `${ctx.verb} ${ctx.resource}`;
+    if (ctx.name) target += ` "${ctx.name}"`;
+    if (ctx.namespace) target += ` in namespace "${ctx.namespace}"`;
+    super(`${target}: cancelled before the API server answered`);
+  }
 }
 
 /** Reason the API server would give for a bare status code (client-go's apierrors mapping). */
@@ -104,6 +156,7 @@ export function errorFromResponse(
   status: number,
   bodyText: string,
   retryAfterHeader?: string | null,
+  apiServerReady?: boolean,
 ): KubeApiError {
   let reason = reasonForStatus(status);
   let detail = "";
@@ -122,7 +175,14 @@ export function errorFromResponse(
     const n = Number(retryAfterHeader);
     if (Number.isFinite(n) && n > 0) retryAfterSeconds = n;
   }
-  return new KubeApiError({ ...ctx, status, reason, detail, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
+  return new KubeApiError({
+    ...ctx,
+    status,
+    reason,
+    detail,
+    ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+    ...(apiServerReady !== undefined ? { apiServerReady } : {}),
+  });
 }
 
 /** Error for an in-stream watch ERROR event, whose object is a metav1.Status. */

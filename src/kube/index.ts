@@ -1,6 +1,6 @@
 // The Kubernetes edge: kubeconfig → Bun-fetch transport → typed errors → list+watch cache.
 export { loadKubeAccess, TokenFile, type KubeAccess, type KubeTls, type LoadKubeAccessOptions } from "./kubeconfig";
-export { KubeApiError, isKubeApiError, type KubeApiErrorInit } from "./errors";
+export { KubeApiError, KubeCallCanceled, isKubeApiError, type KubeApiErrorInit } from "./errors";
 export {
   KubeClient,
   type KubeClientOptions,
@@ -14,3 +14,4 @@ export {
   type WatchRequest,
 } from "./client";
 export { Informer, type InformerEvent, type InformerOptions, type ObjectMetaLike, type RestartReason } from "./informer";
+export { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";

@@ -1,11 +1,15 @@
 // client-go's reflector + store, small: LIST into a local cache, WATCH from the list's
 // resourceVersion, relist (diffed against the cache) on 410 Gone, re-watch with jittered backoff
 // on anything else, and a watchdog for streams that go silent without closing (a dead NAT entry
-// or a half-open TCP connection never errors on its own).
+// or a half-open TCP connection never errors on its own). Unlike client-go, the retry delay stays
+// short while the API server is down or starting, so watches follow it back within a second or two
+// rather than after a 30 s backoff, and the informer is healthy again as soon as a watch is
+// accepted, not at the next event (which a quiet namespace may never send).
 
 import { logger } from "../log";
 import type { KubeClient, KubeObserver, WatchEvent } from "./client";
 import { KubeApiError, errorFromStatusObject, isKubeApiError } from "./errors";
+import { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";
 
 const log = logger("kube");
 
@@ -33,11 +37,12 @@ export interface InformerOptions<T> {
   watchTimeoutSeconds?: number;
   /** Re-watch if nothing (not even a BOOKMARK) arrives for this long. Default timeoutSeconds + 60 s. */
   inactivityMs?: number;
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: Backoff;
   onEvent?: (ev: InformerEvent<T>) => void;
   /** Metrics hooks; defaults to the observer the client was built with. */
   observer?: KubeObserver;
 }
+
 
 interface ListResponse<T> {
   metadata?: { resourceVersion?: string; continue?: string };
@@ -93,7 +98,7 @@ export class Informer<T extends ObjectMetaLike> {
     return this.cache.get(cacheKey(namespace, name));
   }
 
-  /** The most recent failure since the last successful list or event; undefined when healthy. */
+  /** The most recent failure since the last successful list or accepted watch; undefined when healthy. */
   lastError(): string | undefined {
     return this.error;
   }
@@ -170,8 +175,8 @@ export class Informer<T extends ObjectMetaLike> {
       }
       this.reportRestart(reason);
       if (wait) {
-        const delay = this.backoffDelay(attempt++, failure);
-        await sleep(delay, signal);
+        const delay = retryDelayMs(attempt++, failure, this.opts.backoff, serverUnavailable);
+        await sleepUnlessAborted(delay, signal);
       }
     }
   }
@@ -190,6 +195,7 @@ export class Informer<T extends ObjectMetaLike> {
           verb: "list",
           path: listPath,
           resource,
+          signal,
           query: {
             labelSelector: this.opts.labelSelector,
             fieldSelector: this.opts.fieldSelector,
@@ -213,7 +219,7 @@ export class Informer<T extends ObjectMetaLike> {
       cont = page.metadata?.continue || undefined;
     } while (cont !== undefined);
 
-    this.error = undefined;
+    this.recovered();
     this.resourceVersion = rv;
     const fresh = new Map<string, T>();
     for (const item of items) fresh.set(keyOf(item), item);
@@ -262,6 +268,7 @@ export class Informer<T extends ObjectMetaLike> {
           allowWatchBookmarks: true,
           timeoutSeconds,
         },
+        onOpen: () => this.recovered(),
       });
       for await (const ev of stream) {
         watchdog.refresh();
@@ -292,7 +299,6 @@ export class Informer<T extends ObjectMetaLike> {
     }
     const obj = ev.object;
     const rv = rvOf(obj);
-    this.error = undefined;
     if (ev.type === "BOOKMARK") {
       if (rv) this.resourceVersion = rv;
       return;
@@ -310,6 +316,12 @@ export class Informer<T extends ObjectMetaLike> {
       return;
     }
     if (rv) this.resourceVersion = rv;
+  }
+
+  private recovered(): void {
+    if (this.error === undefined) return;
+    log.info(`${this.opts.resource}: list+watch healthy again (last error: ${this.error})`);
+    this.error = undefined;
   }
 
   private emit(ev: InformerEvent<T>): void {
@@ -337,15 +349,15 @@ export class Informer<T extends ObjectMetaLike> {
     return this.opts.inactivityMs ?? (timeoutSeconds + 60) * 1000;
   }
 
-  /** Full jitter: uniform in [0, min(max, initial·2^attempt)]. */
-  private backoffDelay(attempt: number, err: unknown): number {
-    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-    const jittered = Math.random() * cap;
-    // A 429/503 with Retry-After (API priority and fairness) asks for at least that long.
-    const retryAfterMs = err instanceof KubeApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
-    return Math.min(maxMs, Math.max(jittered, retryAfterMs));
-  }
+}
+
+/**
+ * Failures that end by themselves once the API server is up and serving: no response at all, a
+ * server that answers but is overloaded or failing, and the 401/403 it gives while its
+ * authenticators and RBAC caches are still loading at start.
+ */
+function serverUnavailable(err: unknown): boolean {
+  return serverNotServing(err) || (err instanceof KubeApiError && (err.status === 401 || err.status === 403));
 }
 
 function keyOf(obj: ObjectMetaLike): string {
@@ -365,15 +377,3 @@ function describe(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

@@ -4,14 +4,16 @@
 // CA and client certificate) is silently dropped — see shared/reference Part D2.
 
 import { stat, readFile } from "node:fs/promises";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isIPv6 } from "node:net";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { KubeConfig, type Cluster, type User } from "@kubernetes/client-node";
+import { limitExecPlugins, type PluginLimits } from "./exec-plugin-limits";
 
 export interface KubeTls {
-  ca?: string;
+  /** PEM, or a function yielding the current PEM of a CA file that may be rotated. */
+  ca?: string | (() => string);
   cert?: string;
   key?: string;
   rejectUnauthorized: boolean;
@@ -40,13 +42,20 @@ export interface LoadKubeAccessOptions {
   serviceAccountRoot?: string;
   /** Home directory holding .kube/config; defaults to os.homedir(). */
   home?: string;
+  /** How long one exec credential plugin run may take before it is killed (the kube timeout). */
+  pluginTimeoutMs?: number;
+  /** Once aborted (driver shutdown), exec credential plugins are killed, running or started later. */
+  signal?: AbortSignal;
 }
+
+const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 export async function loadKubeAccess(opts: LoadKubeAccessOptions = {}): Promise<KubeAccess> {
   const env = opts.env ?? process.env;
-  if (opts.kubeconfigPath) return loadFromKubeconfigFiles([opts.kubeconfigPath], "--kubeconfig");
+  const plugins: PluginLimits = { timeoutMs: opts.pluginTimeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS, ...(opts.signal ? { signal: opts.signal } : {}) };
+  if (opts.kubeconfigPath) return loadFromKubeconfigFiles([opts.kubeconfigPath], "--kubeconfig", plugins);
 
   const saRoot = opts.serviceAccountRoot ?? "";
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -61,12 +70,12 @@ export async function loadKubeAccess(opts: LoadKubeAccessOptions = {}): Promise<
   }
 
   const envList = (env.KUBECONFIG ?? "").split(delimiter).filter((p) => p !== "");
-  if (envList.length > 0) return loadFromKubeconfigFiles(envList, "KUBECONFIG");
+  if (envList.length > 0) return loadFromKubeconfigFiles(envList, "KUBECONFIG", plugins);
   tried.push("KUBECONFIG (not set)");
 
   const home = opts.home ?? homedir();
   const defaultPath = join(home, ".kube", "config");
-  if (existsSync(defaultPath)) return loadFromKubeconfigFiles([defaultPath], "default kubeconfig");
+  if (existsSync(defaultPath)) return loadFromKubeconfigFiles([defaultPath], "default kubeconfig", plugins);
   tried.push(`${defaultPath} (does not exist)`);
 
   throw new Error(`no Kubernetes credentials found; tried: ${tried.join("; ")}`);
@@ -78,7 +87,8 @@ async function loadInCluster(saRoot: string, host: string, port: string): Promis
   const dir = `${saRoot}${SERVICE_ACCOUNT_DIR}`;
   const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";
   const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
-  const ca = readPem(`${dir}/ca.crt`, "in-cluster service account CA");
+  const ca = new PemFile(`${dir}/ca.crt`, "in-cluster service account CA");
+  ca.read(); // fail at start, not on the first request
   const token = new TokenFile(`${dir}/token`, "in-cluster service account token");
   await token.read(); // fail at start, not on the first request
   let ns: string | undefined;
@@ -89,7 +99,7 @@ async function loadInCluster(saRoot: string, host: string, port: string): Promis
   }
   return {
     server,
-    tls: { ca, rejectUnauthorized: true },
+    tls: { ca: () => ca.read(), rejectUnauthorized: true },
     auth: async () => ({ Authorization: `Bearer ${await token.read()}` }),
     ...(ns ? { contextNamespace: ns } : {}),
     describe: `in-cluster service account (server ${server}${ns ? `, namespace ${ns}` : ""})`,
@@ -143,7 +153,7 @@ function parseKubeconfigFile(path: string, origin: string): ParsedFile {
   return { path: abs, kc, tokenFiles };
 }
 
-async function loadFromKubeconfigFiles(paths: string[], origin: string): Promise<KubeAccess> {
+async function loadFromKubeconfigFiles(paths: string[], origin: string, plugins: PluginLimits): Promise<KubeAccess> {
   const files = paths.map((p) => parseKubeconfigFile(p, origin));
   // Merge like kubectl: the first file that defines a name wins, the first current-context wins.
   const kc = new KubeConfig();
@@ -168,6 +178,7 @@ async function loadFromKubeconfigFiles(paths: string[], origin: string): Promise
   if (ctx.user && !user) throw new Error(`${where}: context "${current}" names user "${ctx.user}", which is not defined under users`);
 
   const tls = buildTls(where, cluster, user);
+  if (user?.exec) limitExecPlugins(where, kc, plugins);
   const auth = buildAuth(where, kc, user, user ? tokenFiles.get(user.name) : undefined);
   await auth(); // surface a missing token file or a failing exec plugin at start
   const ns = ctx.namespace?.trim();
@@ -183,8 +194,14 @@ async function loadFromKubeconfigFiles(paths: string[], origin: string): Promise
 
 function buildTls(where: string, cluster: Cluster, user: User | null): KubeTls {
   const tls: KubeTls = { rejectUnauthorized: !cluster.skipTLSVerify };
-  const ca = pemFromFileOrData(where, `cluster "${cluster.name}" certificate-authority`, cluster.caFile, cluster.caData);
-  if (ca) tls.ca = ca;
+  const caWhat = `cluster "${cluster.name}" certificate-authority`;
+  if (cluster.caData) {
+    tls.ca = pemFromFileOrData(where, caWhat, undefined, cluster.caData);
+  } else if (cluster.caFile) {
+    const ca = new PemFile(cluster.caFile, `${where}: ${caWhat}`);
+    ca.read();
+    tls.ca = () => ca.read();
+  }
   if (cluster.tlsServerName) tls.serverName = cluster.tlsServerName;
   if (user) {
     const cert = pemFromFileOrData(where, `user "${user.name}" client-certificate`, user.certFile, user.certData);
@@ -296,6 +313,32 @@ export class TokenFile {
       this.stamp = stamp;
     }
     return this.token;
+  }
+}
+
+/** A PEM file that may be rotated in place (a CA bundle), re-read when its identity changes, as TokenFile. */
+class PemFile {
+  private stamp = "";
+  private pem = "";
+
+  constructor(
+    readonly path: string,
+    private readonly label: string,
+  ) {}
+
+  read(): string {
+    let s;
+    try {
+      s = statSync(this.path);
+    } catch (err) {
+      throw new Error(`${this.label} file ${this.path}: cannot stat: ${errCode(err)}`);
+    }
+    const stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
+    if (stamp !== this.stamp) {
+      this.pem = readPem(this.path, this.label);
+      this.stamp = stamp;
+    }
+    return this.pem;
   }
 }
 

@@ -1,6 +1,8 @@
 // Label and annotation keys the driver writes and reads. One place, so the watch selector, the
 // renderer and the observer can never disagree on a spelling.
 
+import { checkSandboxId } from "./sandbox-id";
+
 export const LABEL_SANDBOX_ID = "openshell.ai/sandbox-id";
 export const LABEL_SANDBOX_NAME = "openshell.ai/sandbox-name";
 export const LABEL_SANDBOX_WORKSPACE = "openshell.ai/sandbox-workspace";
@@ -20,7 +22,11 @@ export function managedSelector(gatewayId: string): string {
   return `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE},${LABEL_GATEWAY_ID}=${gatewayId}`;
 }
 
-/** Label selector matching the CR (and pod) of one sandbox of this gateway. */
+/**
+ * Label selector matching the CR (and pod) of one sandbox of this gateway. The id is checked here
+ * too, so no caller can build a selector that matches more than that one id.
+ */
 export function sandboxSelector(gatewayId: string, sandboxId: string): string {
+  checkSandboxId(sandboxId, "sandbox_id");
   return `${managedSelector(gatewayId)},${LABEL_SANDBOX_ID}=${sandboxId}`;
 }

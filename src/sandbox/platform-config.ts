@@ -7,7 +7,7 @@ import { checkDns1123Subdomain, checkQualifiedName } from "./dns";
 import { invalidArgument, keyPath } from "./errors";
 import { expectObject, field, optionalBool, optionalString, rejectUnknownKeys, stringMap } from "./json-fields";
 import { parseNodeSelector } from "./node-selector";
-import { parseResourceMap } from "./resource-map";
+import { parseRawResourceMap } from "./resource-map";
 import { parseTolerations } from "./tolerations";
 
 export const PLATFORM_CONFIG_PATH = "sandbox.spec.template.platform_config";
@@ -61,11 +61,17 @@ export function parsePlatformConfig(raw: JsonObject | undefined, path: string = 
   if (resources !== undefined) {
     const resPath = `${path}.resources_raw`;
     const obj = expectObject(resources, resPath);
-    rejectUnknownKeys(obj, ["requests", "limits"], resPath);
+    // The gateway passes every other section of the public Struct through; Kubernetes would refuse
+    // `claims` without pod-level resourceClaims, which sandboxes do not get.
+    if (field(obj, "claims") !== undefined) {
+      throw invalidArgument(`${resPath}.claims`, "resource claims are not supported: the sandbox pod declares no resourceClaims");
+    }
+    const { claims: _absentClaims, ...sections } = obj;
+    rejectUnknownKeys(sections, ["requests", "limits"], resPath);
     const requests = field(obj, "requests");
-    if (requests !== undefined) config.resourcesRaw.requests = parseResourceMap(requests, `${resPath}.requests`);
+    if (requests !== undefined) config.resourcesRaw.requests = parseRawResourceMap(requests, `${resPath}.requests`);
     const limits = field(obj, "limits");
-    if (limits !== undefined) config.resourcesRaw.limits = parseResourceMap(limits, `${resPath}.limits`);
+    if (limits !== undefined) config.resourcesRaw.limits = parseRawResourceMap(limits, `${resPath}.limits`);
   }
   return config;
 }

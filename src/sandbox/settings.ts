@@ -17,6 +17,8 @@ export type WorkspaceMode = "shared" | "managed" | "operator";
  */
 export type SupervisorTopology = "combined" | "sidecar";
 
+export type GpuCapacityCheck = "strict" | "advisory" | "off";
+
 /** The AppArmor profile of the agent and helper containers (Kubernetes `appArmorProfile`). */
 export type AppArmorProfile =
   | { type: "RuntimeDefault" }
@@ -100,6 +102,8 @@ export interface RenderSettings {
   managedSshIngress: ManagedSshIngress;
   /** Whether GPU requests are accepted at all. */
   gpuSupport: boolean;
+  /** What a GPU sandbox that does not fit on any node it may use gets: refused, a warning, or no check. */
+  gpuCapacityCheck: GpuCapacityCheck;
 }
 
 /** The sandbox user and group, resolved per target namespace at create time. */

@@ -8,11 +8,13 @@ import { parseDriverConfig, type KubernetesDriverConfig } from "./driver-config"
 import { checkEnvName } from "./env-name";
 import { failedPrecondition, invalidArgument, keyPath } from "./errors";
 import { checkImageReference } from "./image-ref";
+import { checkLogLevel } from "./log-level";
 import { checkContainerPath } from "./mount-path";
-import { parsePlatformConfig, type PlatformConfig } from "./platform-config";
+import { PLATFORM_CONFIG_PATH, parsePlatformConfig, type PlatformConfig } from "./platform-config";
 import { placementOf, type SandboxPlacement } from "./placement";
 import { checkResourceQuantity, quantityToNumber } from "./quantity";
-import { isExtendedResource, isHugePages } from "./resource-map";
+import { checkSandboxId } from "./sandbox-id";
+import { GPU_RESOURCE, isExtendedResource, isHugePages } from "./resource-map";
 import { buildAgentResources } from "./resources";
 import { usesUserNamespaces } from "./security-context";
 import type { RenderSettings } from "./settings";
@@ -37,8 +39,6 @@ export interface ValidatedSandbox {
 /** Label key prefixes owned by OpenShell and by the agent-sandbox controller (which strips its own). */
 export const RESERVED_LABEL_PREFIXES = ["openshell.ai/", "agents.x-k8s.io/", "extensions.agents.x-k8s.io/"] as const;
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
-
 const KUBE_NAME_MAX = 63;
 
 /** Throws SandboxRequestError on the first problem found. */
@@ -50,12 +50,12 @@ export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings
   validateEnvironment(spec);
   validateTemplateLabels(spec);
   validateResources(spec);
-  const gpuCount = validateGpu(spec, settings);
   validateLogLevel(spec);
   validateCommand(spec);
   validateAgentSocketPath(spec);
   const driverConfig = parseDriverConfig(spec.template?.driverConfig, settings);
   const platformConfig = parsePlatformConfig(spec.template?.platformConfig);
+  const gpuCount = validateGpu(spec, platformConfig, settings);
   const warnings: string[] = [];
   // Upstream only warns: the NVIDIA device plugin is unverified inside user namespaces.
   if (gpuCount > 0 && usesUserNamespaces(platformConfig, settings)) {
@@ -67,9 +67,7 @@ export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings
 }
 
 function validateIdentity(sandbox: DriverSandbox, settings: RenderSettings): SandboxPlacement {
-  if (sandbox.id === "") throw invalidArgument("sandbox.id", "required");
-  const badId = checkLabelValue(sandbox.id);
-  if (badId) throw invalidArgument("sandbox.id", `is used as a label value and ${badId}`);
+  checkSandboxId(sandbox.id, "sandbox.id");
 
   if (sandbox.name === "") throw invalidArgument("sandbox.name", "required");
   const badName = checkDns1123Label(sandbox.name);
@@ -160,9 +158,9 @@ function validateResources(spec: DriverSandboxSpec): void {
   }
 }
 
-function validateGpu(spec: DriverSandboxSpec, settings: RenderSettings): number {
+function validateGpu(spec: DriverSandboxSpec, platformConfig: PlatformConfig, settings: RenderSettings): number {
   const gpu = spec.resourceRequirements?.gpu;
-  if (!gpu) return 0;
+  if (!gpu) return rawGpuLimit(platformConfig, settings);
   const count = gpu.count ?? 1;
   if (!Number.isInteger(count) || count <= 0) {
     throw invalidArgument("sandbox.spec.resource_requirements.gpu.count", "gpu count must be greater than 0");
@@ -176,11 +174,29 @@ function validateGpu(spec: DriverSandboxSpec, settings: RenderSettings): number 
   return count;
 }
 
+/**
+ * A GPU limit in the public resources Struct reaches the driver in resources_raw, where the gateway
+ * forwards it on purpose. It asks for GPUs as much as resource_requirements.gpu does, so the same
+ * gates apply; with both, the typed count wins, as it overwrites the raw limit when rendered.
+ */
+function rawGpuLimit(platformConfig: PlatformConfig, settings: RenderSettings): number {
+  const quantity = platformConfig.resourcesRaw.limits[GPU_RESOURCE];
+  if (quantity === undefined) return 0;
+  const field = keyPath(`${PLATFORM_CONFIG_PATH}.resources_raw.limits`, GPU_RESOURCE);
+  // parseRawResourceMap already holds extended resources to whole numbers.
+  const count = Number(quantity);
+  if (!Number.isSafeInteger(count)) throw invalidArgument(field, `'${quantity}' GPUs is not a countable number`);
+  if (count === 0) return 0;
+  if (!settings.gpuSupport) {
+    throw failedPrecondition(field, "GPU support is disabled on this driver (--gpu-support=false)");
+  }
+  return count;
+}
+
 function validateLogLevel(spec: DriverSandboxSpec): void {
   if (spec.logLevel === "") return;
-  if (!(LOG_LEVELS as readonly string[]).includes(spec.logLevel.toLowerCase())) {
-    throw invalidArgument("sandbox.spec.log_level", `must be one of ${LOG_LEVELS.join(", ")}`);
-  }
+  const problem = checkLogLevel(spec.logLevel);
+  if (problem) throw invalidArgument("sandbox.spec.log_level", problem);
 }
 
 /** A path in the sandbox the controller connects to; upstream passes it on unchecked. */

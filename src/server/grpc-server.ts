@@ -1,112 +1,93 @@
 // gRPC over HTTP/2 on a private Unix socket. node:http2, not Bun.serve: only node:http2 sends
 // the trailers that carry a gRPC status.
-import { chmodSync } from "node:fs";
 import http2 from "node:http2";
-import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { undecodableRequestsAsInvalidArgument } from "../contract/undecodable-requests";
 import { ComputeDriver } from "../gen/compute_driver_pb";
 import { logger } from "../log";
 import type { Metrics } from "./metrics";
-import { peerUid } from "./peer-credentials";
-import { prepareSocketPath, removeSocket } from "./private-socket";
+import { OpenStreams } from "./open-streams";
+import { platformPeerCredentials, type PeerCredentials } from "./peer-credentials";
+import { bindPrivateSocket } from "./private-socket";
+import { rpcMetricsInterceptor } from "./rpc-metrics";
 
 const log = logger("grpc");
 
 export interface GrpcServer {
-  /** Stops accepting, lets in-flight calls finish for up to `graceMs`, then cuts the rest. */
+  /** Refuses new connections and, with an HTTP/2 GOAWAY, new calls on open ones; removes the socket file if still ours. */
+  stopAccepting(): void;
+  /** Ends every open WatchSandboxes stream with UNAVAILABLE. */
+  endStreams(): void;
+  /** Both of the above, then lets in-flight calls finish for up to `graceMs` and cuts the rest. */
   close(graceMs: number): Promise<void>;
-}
-
-function metricsInterceptor(metrics: Metrics): Interceptor {
-  return (next) => async (req) => {
-    const method = req.method.name;
-    const started = performance.now();
-    const finish = (code: Code | "OK") => {
-      metrics.rpcRequests.inc({ method, code: typeof code === "string" ? code : Code[code] });
-      metrics.rpcDuration.observe({ method }, (performance.now() - started) / 1000);
-    };
-    try {
-      const res = await next(req);
-      if (!res.stream) {
-        finish("OK");
-        return res;
-      }
-      metrics.watchStreams.inc();
-      const messages = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          let code: Code | "OK" = "OK";
-          try {
-            yield* messages;
-          } catch (err) {
-            code = ConnectError.from(err).code;
-            throw err;
-          } finally {
-            metrics.watchStreams.dec();
-            finish(code);
-          }
-        })(),
-      };
-    } catch (err) {
-      finish(ConnectError.from(err).code);
-      throw err;
-    }
-  };
 }
 
 export async function startGrpcServer(opts: {
   socketPath: string;
-  service: ServiceImpl<typeof ComputeDriver>;
+  service: Partial<ServiceImpl<typeof ComputeDriver>>;
   metrics: Metrics;
+  /** Largest request message accepted; larger ones are refused with RESOURCE_EXHAUSTED unread. */
+  maxRequestBytes: number;
+  /** Who may connect is checked with SO_PEERCRED unless given. */
+  peerCredentials?: PeerCredentials;
 }): Promise<GrpcServer> {
-  await prepareSocketPath(opts.socketPath);
   const ownUid = process.geteuid?.();
+  const credentials = ownUid === undefined ? { unavailable: "this platform has no user ids" } : (opts.peerCredentials ?? platformPeerCredentials());
+  if ("unavailable" in credentials) {
+    log.warn("cannot check who connects; the socket file's 0600 mode is the only access control", { reason: credentials.unavailable });
+  }
+  const streams = new OpenStreams();
   const handler = connectNodeAdapter({
-    interceptors: [metricsInterceptor(opts.metrics)],
+    readMaxBytes: opts.maxRequestBytes,
+    interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor()],
     routes: (router) => router.service(ComputeDriver, opts.service),
   });
-  const server = http2.createServer(handler);
+  const server = http2.createServer(undecodableRequestsAsInvalidArgument(handler));
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  server.on("connection", (socket) => {
-    const uid = peerUid(socket);
-    if (uid !== undefined && ownUid !== undefined && uid !== ownUid) {
-      log.warn("rejected a connection from another user", { peerUid: uid });
-      socket.destroy();
-    }
-  });
-
-  // The socket must never exist with looser permissions, not even between listen() and chmod().
-  const previousUmask = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(opts.socketPath, () => {
-        server.off("error", reject);
-        resolve();
-      });
+  if ("read" in credentials) {
+    server.on("connection", (socket) => {
+      let uid: number;
+      try {
+        uid = credentials.read(socket);
+      } catch (err) {
+        log.warn("refused a connection whose peer credentials cannot be read", { error: (err as Error).message });
+        socket.destroy();
+        return;
+      }
+      if (uid !== ownUid) {
+        log.warn("rejected a connection from another user", { peerUid: uid });
+        socket.destroy();
+      }
     });
-  } finally {
-    process.umask(previousUmask);
   }
-  chmodSync(opts.socketPath, 0o600);
+
+  const bound = await bindPrivateSocket(server, opts.socketPath);
   log.info("serving gRPC", { socket: opts.socketPath });
 
+  let closed: Promise<void> | undefined;
+  const stopAccepting = (): Promise<void> => {
+    if (closed) return closed;
+    closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.close();
+    bound.remove();
+    return closed;
+  };
   return {
+    stopAccepting: () => void stopAccepting(),
+    endStreams: () => streams.endAll(),
     async close(graceMs) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) session.close();
+      const allClosed = stopAccepting();
+      streams.endAll();
       const timer = setTimeout(() => {
         for (const session of sessions) session.destroy();
       }, graceMs);
-      await closed;
+      await allClosed;
       clearTimeout(timer);
-      removeSocket(opts.socketPath);
     },
   };
 }
-

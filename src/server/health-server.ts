@@ -1,5 +1,6 @@
 // /healthz (the process answers), /readyz (socket bound, API reachable, caches synced) and
-// /metrics on a plain TCP port for kubelet probes and Prometheus.
+// /metrics on a plain TCP port for kubelet probes and Prometheus. Readiness is read from state
+// kept in the background, so a probe is answered at once even while the API server hangs.
 import http from "node:http";
 import { logger } from "../log";
 import type { Metrics } from "./metrics";
@@ -7,7 +8,9 @@ import type { Metrics } from "./metrics";
 const log = logger("health");
 
 /** Returns undefined when ready, else the reason it is not. */
-export type ReadinessCheck = () => Promise<string | undefined>;
+export type ReadinessCheck = () => string | undefined;
+/** Something worth knowing that does not stop the driver serving (e.g. Kubernetes Events unavailable). */
+export type DegradationCheck = () => string | undefined;
 
 export interface HealthServer {
   port: number;
@@ -19,6 +22,7 @@ export async function startHealthServer(opts: {
   host: string;
   metrics: Metrics;
   readiness: ReadinessCheck;
+  degradation?: DegradationCheck;
 }): Promise<HealthServer> {
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -28,8 +32,9 @@ export async function startHealthServer(opts: {
       } else if (path === "/healthz") {
         res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
       } else if (path === "/readyz") {
-        const reason = await opts.readiness();
-        if (reason === undefined) res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        const reason = opts.readiness();
+        const degraded = reason === undefined ? opts.degradation?.() : undefined;
+        if (reason === undefined) res.writeHead(200, { "content-type": "text/plain" }).end(degraded ? `ok (degraded: ${degraded})\n` : "ok\n");
         else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${reason}\n`);
       } else if (path === "/metrics") {
         const body = await opts.metrics.registry.metrics();

@@ -9,6 +9,7 @@ export interface Metrics {
   kubeDuration: Histogram<"verb">;
   watchRestarts: Counter<"resource" | "reason">;
   watchStreams: Gauge;
+  watchStreamDuration: Histogram<"code">;
   sandboxes: Gauge<"phase">;
 }
 
@@ -27,7 +28,7 @@ export function createMetrics(countSandboxesByPhase: () => Record<string, number
     }),
     rpcDuration: new Histogram({
       name: "openshell_driver_rpc_duration_seconds",
-      help: "gRPC request latency (unary) or stream lifetime (WatchSandboxes)",
+      help: "Latency of unary gRPC requests (WatchSandboxes streams have their own histogram)",
       labelNames: ["method"],
       buckets,
       registers: [registry],
@@ -54,6 +55,13 @@ export function createMetrics(countSandboxesByPhase: () => Record<string, number
     watchStreams: new Gauge({
       name: "openshell_driver_watch_streams",
       help: "Open WatchSandboxes streams",
+      registers: [registry],
+    }),
+    watchStreamDuration: new Histogram({
+      name: "openshell_driver_watch_stream_duration_seconds",
+      help: "How long WatchSandboxes streams stayed open, by the status they ended with",
+      labelNames: ["code"],
+      buckets: [1, 10, 60, 300, 900, 1800, 3600, 7200, 21_600, 86_400],
       registers: [registry],
     }),
     sandboxes: new Gauge({

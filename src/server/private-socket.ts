@@ -1,8 +1,9 @@
 // Preparing a private Unix socket path: the socket file's permissions are the trust boundary
 // between the gateway and this driver, so every step refuses anything it did not create itself.
-import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { connect } from "node:net";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { chmodSync, linkSync, lstatSync, mkdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { connect, type Server } from "node:net";
+import { dirname, join } from "node:path";
 
 export class SocketSetupError extends Error {}
 
@@ -69,7 +70,77 @@ export async function prepareSocketPath(socketPath: string, uid = process.geteui
   unlinkSync(socketPath);
 }
 
-export function removeSocket(socketPath: string): void {
-  const existing = lstatOrUndefined(socketPath);
-  if (existing?.isSocket()) unlinkSync(socketPath);
+/** sun_path holds 108 bytes including the terminating NUL on Linux. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** A socket file this process bound, known by its inode so that only it is ever removed. */
+export interface BoundSocket {
+  readonly path: string;
+  /** Unlinks the path if it still is the socket bound here; a newer instance's socket stays. */
+  remove(): void;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  // The socket must never exist with looser permissions, not even between listen() and chmod().
+  const previousUmask = process.umask(0o177);
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  }).finally(() => process.umask(previousUmask));
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Binds `server` to `socketPath` (prepared as above), mode 0600. The server listens on a private
+ * temporary name that is then hard-linked into place: the runtime unlinks the name it listened on
+ * when the server closes, and that must never be `socketPath`, which by then may be a newer
+ * instance's socket. The link also refuses to replace anything that appeared meanwhile.
+ * Nothing is left behind when binding fails.
+ */
+export async function bindPrivateSocket(server: Server, socketPath: string, uid = process.geteuid?.() ?? 0): Promise<BoundSocket> {
+  await prepareSocketPath(socketPath, uid);
+  const temporary = join(dirname(socketPath), `.${randomBytes(6).toString("hex")}`);
+  if (Buffer.byteLength(temporary) > MAX_SOCKET_PATH_BYTES) {
+    throw new SocketSetupError(`socket directory ${dirname(socketPath)} leaves no room for a temporary socket name (at most ${MAX_SOCKET_PATH_BYTES} bytes); use a shorter path`);
+  }
+  await listen(server, temporary);
+  let bound: Stats;
+  try {
+    chmodSync(temporary, 0o600);
+    try {
+      linkSync(temporary, socketPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new SocketSetupError(`${socketPath} appeared while this process was binding; is another driver starting?`);
+      }
+      throw err;
+    }
+    bound = lstatSync(socketPath);
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  } finally {
+    unlinkQuietly(temporary);
+  }
+  return {
+    path: socketPath,
+    remove() {
+      const current = lstatOrUndefined(socketPath);
+      if (current?.isSocket() && current.dev === bound.dev && current.ino === bound.ino) unlinkQuietly(socketPath);
+    },
+  };
 }

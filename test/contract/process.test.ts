@@ -1,7 +1,8 @@
 // Contract tier: how the compiled binary behaves as a process — flags, the socket file, signals.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
@@ -151,34 +152,81 @@ describe("driver process", () => {
     expect(await new Response(proc.stderr).text()).toContain("rejected a connection from another user");
   });
 
-  test("SIGTERM ends open watch streams cleanly, exits 0 and removes the socket", async () => {
+  test("an old instance's shutdown leaves a newer instance's socket at the same path serving", async () => {
+    const dir = join(scratch, "handover");
+    mkdirSync(dir, { mode: 0o700 });
+    const socket = join(dir, "driver.sock");
+    const old = spawnDriverOn(socket);
+    let newer: ReturnType<typeof spawnDriverOn> | undefined;
+    try {
+      await capabilitiesOf(socket);
+      // A newer instance takes the path over while the old one still runs (its socket moved aside).
+      renameSync(socket, join(dir, "old.sock"));
+      newer = spawnDriverOn(socket);
+      expect(await capabilitiesOf(socket)).toBe("openshell-driver-k8s");
+
+      old.kill("SIGTERM");
+      expect(await old.exited).toBe(0);
+      expect(existsSync(socket)).toBe(true);
+      expect(await capabilitiesOf(socket)).toBe("openshell-driver-k8s");
+
+      newer.kill("SIGTERM");
+      expect(await newer.exited).toBe(0);
+      expect(existsSync(socket)).toBe(false);
+    } finally {
+      old.kill();
+      newer?.kill();
+    }
+  });
+
+  test("a start that fails after binding removes its socket and leaves nothing behind", async () => {
+    const dir = join(scratch, "failed-start");
+    mkdirSync(dir, { mode: 0o700 });
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const result = run(["serve", `--socket=${join(dir, "driver.sock")}`, `--kubeconfig=${unreachableKubeconfig()}`, `--health-port=${port}`, "--health-address=127.0.0.1"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(String(port));
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  test("SIGTERM ends open watch streams with UNAVAILABLE (so the gateway reconnects), exits 0 and removes the socket", async () => {
     const driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: "sigterm" });
     const client = connectClient(driver.socket);
     const events: unknown[] = [];
     const stream = (async () => {
       for await (const ev of client.watchSandboxes({})) events.push(ev);
-      return "ended";
-    })();
+      return "ended cleanly";
+    })().catch((err: unknown) => ConnectError.from(err));
     // The stream is open once the driver counts it.
     await eventually("the watch stream to be open", async () => {
       const metrics = await (await fetch(`${driver.healthUrl}/metrics`)).text();
       return /^openshell_driver_watch_streams 1$/m.test(metrics) ? true : undefined;
     });
     const code = await driver.stop();
-    expect(await stream).toBe("ended");
+    const ended = await stream;
+    expect(ended).toBeInstanceOf(ConnectError);
+    expect((ended as ConnectError).code).toBe(Code.Unavailable);
     expect(code).toBe(0);
     expect(existsSync(driver.socket)).toBe(false);
   });
 });
 
-/** Starts the binary on a given socket path with no cluster, asks GetCapabilities, stops it. */
-async function startDriverOn(socket: string): Promise<{ caps: string; code: number }> {
-  const proc = Bun.spawn([DRIVER_BIN, "serve", `--socket=${socket}`, `--kubeconfig=${unreachableKubeconfig()}`, "--health-port=0", "--log-level=error"], {
+/** The binary serving `socket` with no cluster. */
+function spawnDriverOn(socket: string) {
+  return Bun.spawn([DRIVER_BIN, "serve", `--socket=${socket}`, `--kubeconfig=${unreachableKubeconfig()}`, "--health-port=0", "--log-level=error"], {
     stdout: "ignore",
     stderr: "pipe",
   });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await Bun.sleep(50);
-  // The stale file existed before start; wait until the new server answers.
+}
+
+/** The driver name GetCapabilities answers on `socket`, waiting for a server to answer ("" if none does). */
+async function capabilitiesOf(socket: string): Promise<string> {
   let caps = "";
   for (let i = 0; i < 100 && caps === ""; i++) {
     caps = await connectClient(socket)
@@ -187,6 +235,14 @@ async function startDriverOn(socket: string): Promise<{ caps: string; code: numb
       .catch(() => "");
     if (caps === "") await Bun.sleep(50);
   }
+  return caps;
+}
+
+/** Starts the binary on a given socket path with no cluster, asks GetCapabilities, stops it. */
+async function startDriverOn(socket: string): Promise<{ caps: string; code: number }> {
+  const proc = spawnDriverOn(socket);
+  // A stale file may exist before start; wait until the new server answers.
+  const caps = await capabilitiesOf(socket);
   proc.kill("SIGTERM");
   return { caps, code: await proc.exited };
 }

@@ -60,7 +60,7 @@ subjects: [{kind: ServiceAccount, name: openshell-driver-readonly, namespace: ${
 }
 
 describe("RBAC and Sandbox API versions on a real control plane", () => {
-  test("an RBAC denial surfaces as PERMISSION_DENIED naming the verb and the resource", async () => {
+  test("the driver's own RBAC gap surfaces as FAILED_PRECONDITION naming its identity, the verb, the resource and the manifest to apply", async () => {
     const driver = await driverWith(readOnlyKubeconfig());
     const sandbox = sandboxRequest(uniqueName("denied"));
     const err = ConnectError.from(
@@ -69,10 +69,10 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
         .then(() => new Error("accepted"))
         .catch((e: unknown) => e),
     );
-    expect(err.code).toBe(Code.PermissionDenied);
-    expect(err.rawMessage).toContain("create");
-    expect(err.rawMessage).toContain("sandboxes");
-    expect(err.rawMessage).toContain(NS);
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toStartWith(
+      `the driver's identity "system:serviceaccount:${NS}:openshell-driver-readonly" may not create sandboxes.agents.x-k8s.io in namespace "${NS}": grant it by applying deploy/rbac.yaml`,
+    );
   });
 
   test("a driver forced to agents.x-k8s.io/v1alpha1 creates, stops (pod gone), starts and deletes", async () => {

@@ -32,11 +32,21 @@ describe("API errors", () => {
   let client: KubeClient;
   const bodies: string[] = [];
   const seen: Array<{ method: string; contentType: string | undefined; url: string }> = [];
+  let readyz = 200;
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        if (path === "/readyz") {
+          res.writeHead(readyz, { "content-type": "text/plain" });
+          return res.end(readyz === 200 ? "ok" : "[-]poststarthook/rbac/bootstrap-roles failed: not finished\nreadyz check failed");
+        }
+        if (path === "/html") {
+          res.writeHead(200, { "content-type": "text/html" });
+          return res.end("<html><body>Sign in</body></html>");
+        }
         bodies.push(body);
         seen.push({ method: req.method ?? "", contentType: req.headers["content-type"], url: req.url ?? "" });
         const code = Number(new URL(req.url ?? "/", "http://x").searchParams.get("code") ?? "200");
@@ -85,6 +95,24 @@ describe("API errors", () => {
       client.request({ verb: "create", path: "/x", query: { code: 403 }, resource: "sandboxes.agents.x-k8s.io", namespace: "openshell-system", name: "ws--a" }),
     );
     expect(err.message).toContain(`create sandboxes.agents.x-k8s.io "ws--a" in namespace "openshell-system": forbidden: sandboxes.agents.x-k8s.io "ws--a" is forbidden: User "system:serviceaccount:openshell-system:driver" cannot create resource`);
+  });
+
+  test("a 403 is followed by a look at /readyz, telling a starting API server's refusal from a missing permission", async () => {
+    const forbidden = () => failure(client.request({ verb: "create", path: "/x", query: { code: 403 }, resource: "sandboxes.agents.x-k8s.io" }));
+    readyz = 500;
+    expect((await forbidden()).apiServerReady).toBe(false);
+    readyz = 200;
+    expect((await forbidden()).apiServerReady).toBe(true);
+    const notFound = await failure(client.request({ verb: "get", path: "/x", query: { code: 404 }, resource: "pods" }));
+    expect(notFound.apiServerReady).toBeUndefined();
+  });
+
+  test("a success whose body is not JSON fails saying what was expected and what came instead", async () => {
+    const err = await failure(client.request({ verb: "get", path: "/html", resource: "namespaces", name: "ns" }));
+    expect(err.reason).toBe("InvalidResponse");
+    expect(err.message).toBe(
+      `get namespaces "ns": invalid response: expected a JSON Kubernetes object from ${client.access.server}, got text/html (33 bytes) that does not parse as JSON`,
+    );
   });
 
   test("a 503 carries the server's Retry-After", async () => {

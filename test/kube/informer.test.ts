@@ -9,6 +9,8 @@ interface Harness {
   informer: Informer<TestObject>;
   events: string[];
   restarts: string[];
+  /** informer.lastError() as each restart is reported: what /readyz would have shown then. */
+  errorsAtRestart: (string | undefined)[];
 }
 
 const running: Harness[] = [];
@@ -31,9 +33,18 @@ async function harness(opts: Partial<InformerOptions<TestObject>> = {}, api = ne
   if (startApi) await api.start();
   const events: string[] = [];
   const restarts: string[] = [];
+  const errorsAtRestart: (string | undefined)[] = [];
   const client = new KubeClient(
     { server: api.url, tls: { rejectUnauthorized: true }, auth: async () => ({}), describe: "scripted" },
-    { timeoutMs: 2000, observer: { watchRestart: (_res, reason) => restarts.push(reason) } },
+    {
+      timeoutMs: 2000,
+      observer: {
+        watchRestart: (_res, reason) => {
+          restarts.push(reason);
+          errorsAtRestart.push(informer.lastError());
+        },
+      },
+    },
   );
   const informer = new Informer<TestObject>({
     client,
@@ -43,7 +54,7 @@ async function harness(opts: Partial<InformerOptions<TestObject>> = {}, api = ne
     onEvent: (ev) => events.push(describeEvent(ev)),
     ...opts,
   });
-  const h = { api, informer, events, restarts };
+  const h = { api, informer, events, restarts, errorsAtRestart };
   running.push(h);
   return h;
 }
@@ -162,33 +173,64 @@ describe("informer against a scripted API server", () => {
   });
 
   test("a watch that goes silent is abandoned by the watchdog and a new one picks up changes", async () => {
-    const { api, informer, restarts } = await harness({ inactivityMs: 200 });
+    const { api, informer, restarts, errorsAtRestart } = await harness({ inactivityMs: 200 });
     // The first watch is answered with headers and then nothing, not even bookmarks.
     api.nextWatch.push("stall");
     informer.start();
     await informer.waitForSync();
     await eventually(() => api.watches.length >= 2, "the stalled watch to be replaced");
-    expect(restarts).toContain("stall");
-    expect(informer.lastError()).toMatch(/no event or bookmark/);
+    expect(restarts[0]).toBe("stall");
+    expect(errorsAtRestart[0]).toMatch(/no event or bookmark/);
     api.put("late", "1");
     await eventually(() => informer.get("ns", "late") !== undefined, "the replacement watch delivers events");
     expect(informer.lastError()).toBeUndefined();
   });
 
   test("a watch rejected with 403 is retried with backoff and lastError says why", async () => {
-    const { api, informer, restarts } = await harness();
+    const { api, informer, restarts, errorsAtRestart } = await harness();
     informer.start();
     await informer.waitForSync();
     await eventually(() => api.openWatches === 1, "first watch");
     api.nextWatch.push({ status: 403, reason: "Forbidden", message: 'widgets is forbidden: User "driver" cannot watch resource "widgets"' });
     api.closeWatches();
     await eventually(() => restarts.includes("error"), "an error restart");
-    expect(informer.lastError()).toContain('cannot watch resource "widgets"');
+    expect(errorsAtRestart[restarts.indexOf("error")]).toContain('cannot watch resource "widgets"');
     await eventually(() => api.openWatches === 1, "the watch comes back");
     api.put("a", "1");
     await eventually(() => informer.get("ns", "a") !== undefined, "events flow again");
     expect(api.lists.length).toBe(1);
   });
+
+  test("during an API-server outage the informer reports an error, which clears as soon as a watch is accepted again, with no event needed", async () => {
+    const { api, informer, events } = await harness();
+    api.put("a", "1");
+    informer.start();
+    await informer.waitForSync();
+    await eventually(() => api.openWatches === 1, "first watch");
+    const port = api.port;
+    await api.close();
+    await eventually(() => informer.lastError() !== undefined, "the outage is reported");
+    const lists = api.lists.length;
+    await api.start(port);
+    // A quiet namespace: nothing changes, so only the accepted watch can say the informer is healthy.
+    await eventually(() => api.openWatches === 1, "the watch is re-established");
+    await eventually(() => informer.lastError() === undefined, "the error clears");
+    expect(api.lists.length).toBe(lists);
+    expect(events).toEqual(["added a", "synced"]);
+  });
+
+  test("with default backoff, reconnection attempts continue at a bounded interval through a long outage and the watch is back promptly", async () => {
+    const { api, informer, restarts } = await harness({ backoff: undefined });
+    informer.start();
+    await informer.waitForSync();
+    await eventually(() => api.openWatches === 1, "first watch");
+    const port = api.port;
+    await api.close();
+    // Doubling from 500 ms without a cap, eight attempts would take about a minute.
+    await eventually(() => restarts.filter((r) => r === "error").length >= 8, "eight reconnection attempts", 20_000);
+    await api.start(port);
+    await eventually(() => api.openWatches === 1 && informer.lastError() === undefined, "the watch is back", 4000);
+  }, 30_000);
 
   test("an API server that is down at start is retried until it comes up, then the informer syncs", async () => {
     const probe = createServer();

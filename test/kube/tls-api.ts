@@ -23,7 +23,7 @@ export interface TlsApi {
 
 export async function startTlsApi(
   pki: Pki,
-  opts: { requireClientCert: boolean; bearerToken?: () => string },
+  opts: { requireClientCert: boolean; bearerToken?: () => string; port?: number },
 ): Promise<TlsApi> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<TLSSocket>();
@@ -59,7 +59,7 @@ export async function startTlsApi(
       http.emit("connection", sock);
     },
   );
-  await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => tls.listen(opts.port ?? 0, "127.0.0.1", resolve));
   const port = (tls.address() as AddressInfo).port;
   return {
     url: `https://127.0.0.1:${port}`,

@@ -38,6 +38,7 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
     workspaceStorageClass: "",
     managedSshIngress: { enabled: false, gatewayNamespace: "", gatewayPodSelector: {} },
     gpuSupport: true,
+    gpuCapacityCheck: "strict",
     ...overrides,
   };
 }

@@ -111,7 +111,8 @@ async function startCache(cluster: FakeCluster) {
   });
   const platformEvents = () =>
     received.flatMap((e) => (e.payload.case === "platformEvent" ? [`${e.payload.value.sandboxId} ${e.payload.value.event!.reason}`] : []));
-  return { cache, platformEvents };
+  const deletions = () => received.flatMap((e) => (e.payload.case === "deleted" ? [e.payload.value.sandboxId] : []));
+  return { cache, platformEvents, deletions };
 }
 
 async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
@@ -154,6 +155,22 @@ describe("the cache outside shared mode", () => {
     ]);
     cluster.emit(SANDBOXES, "ADDED", sandboxCr("ws-new", "box", "id-new", "2026-01-01T10:00:00Z"));
     expect(await eventually("the caught-up event", () => (platformEvents().length > 0 ? platformEvents() : undefined))).toEqual(["id-new Scheduled"]);
+  });
+
+  test("while a second CR carries a sandbox's id, deleting one reports the other; deleting both reports the deletion", async () => {
+    const cluster = new FakeCluster();
+    const [inA, inB] = [sandboxCr("ws-a", "box", "id-dup"), sandboxCr("ws-b", "box", "id-dup")];
+    cluster.lists.set(SANDBOXES, [inA, inB]);
+    const { cache, deletions } = await startCache(cluster);
+    expect(cache.get("id-dup")?.namespace).toBe("ws-b");
+
+    cluster.emit(SANDBOXES, "DELETED", inB);
+    await eventually("ws-b gone from the cache", () => (cache.list().length === 1 ? true : undefined));
+    expect(cache.get("id-dup")?.namespace).toBe("ws-a");
+
+    cluster.emit(SANDBOXES, "DELETED", inA);
+    expect(await eventually("the deletion", () => (deletions().length > 0 ? deletions() : undefined))).toEqual(["id-dup"]);
+    expect(cache.get("id-dup")).toBeUndefined();
   });
 
   test("events listed when the driver starts are history and are not sent", async () => {
