@@ -103,4 +103,4 @@ test("a frozen API server past the kube timeout: every RPC answers, /readyz says
   expect(driver.proc.exitCode).toBeNull();
   expect(driver.proc.pid).toBe(pid);
   await client.deleteSandbox({ sandboxId: existing.id });
-}, 400_000);
+}, 480_000);

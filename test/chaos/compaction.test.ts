@@ -74,4 +74,4 @@ test("a sandbox deleted while the watch is down, its history compacted in etcd, 
   expect(listed).not.toContain(doomed.id);
   expect(await Promise.race([watch.done, Promise.resolve("open")])).toBe("open");
   await client.deleteSandbox({ sandboxId: kept.id });
-}, 400_000);
+}, 480_000);

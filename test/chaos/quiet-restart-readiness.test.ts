@@ -58,4 +58,4 @@ test("after a quiet API-server restart /readyz turns 200 again within seconds, w
     await settler.stop();
   }
   report("quiet API-server restart", { readyAfterSeconds: secondsToReady, eventsDuring, settleSeconds });
-}, 400_000);
+}, 480_000);
