@@ -29,7 +29,8 @@ step "Starting the driver on $SOCKET"
 DRIVER_PID=$!
 WATCH_PID=""
 cleanup() {
-  [[ -n "$WATCH_PID" ]] && kill "$WATCH_PID" 2>/dev/null || true
+  # The watch client first: the driver ends open streams with UNAVAILABLE when it stops.
+  [[ -n "$WATCH_PID" ]] && { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; } || true
   kill -TERM "$DRIVER_PID" 2>/dev/null && wait "$DRIVER_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -41,7 +42,8 @@ done
 client GetCapabilities
 
 step "Watching sandboxes (events are printed as they arrive, prefixed with 'watch>')"
-client WatchSandboxes | sed -u 's/^/watch> /' &
+# The binary itself, not the client function, so that $! is the process cleanup stops.
+"$BIN" client --socket "$SOCKET" WatchSandboxes > >(sed -u 's/^/watch> /') &
 WATCH_PID=$!
 sleep 0.5
 
