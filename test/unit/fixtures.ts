@@ -43,6 +43,16 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
   };
 }
 
+/** An upstream proxy with credentials from a Secret: valid only in the sidecar topology. */
+export const AUTHENTICATED_PROXY: RenderSettings["upstreamProxy"] = {
+  url: "http://proxy.corp:3128",
+  noProxy: "",
+  authSecretName: "proxy-credentials",
+  authSecretKey: "basic-auth",
+  allowInsecure: true,
+  connectByHostname: false,
+};
+
 interface SandboxInit {
   id?: string;
   name?: string;

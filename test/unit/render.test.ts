@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { renderSandbox, supervisorBinaryInContainer, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { AUTHENTICATED_PROXY, makeSandbox, makeSettings } from "./fixtures";
 import { expectGolden } from "./golden";
 
 function render(sandbox = makeSandbox(), settings: RenderSettings = makeSettings()) {
@@ -101,14 +101,7 @@ describe("rendered Sandbox CRs match their golden files", () => {
       supervisorImagePullPolicy: "Always",
       clientTlsSecretName: "sandbox-client-tls",
       appArmorProfile: { type: "RuntimeDefault" },
-      upstreamProxy: {
-        url: "http://proxy.corp:3128",
-        noProxy: "",
-        authSecretName: "proxy-credentials",
-        authSecretKey: "basic-auth",
-        allowInsecure: true,
-        connectByHostname: false,
-      },
+      upstreamProxy: AUTHENTICATED_PROXY,
     });
     expectGolden("sidecar", render(makeSandbox({ spec: { logLevel: "debug" } }), settings));
   });

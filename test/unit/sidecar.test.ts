@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { V1Container } from "@kubernetes/client-node";
 import { renderSandbox, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { AUTHENTICATED_PROXY, makeSandbox, makeSettings } from "./fixtures";
 
 function pod(overrides: Partial<RenderSettings> = {}, sandbox = makeSandbox()) {
   const settings = makeSettings({ supervisorTopology: "sidecar", ...overrides });
@@ -14,15 +14,6 @@ function container(containers: V1Container[] | undefined, name: string): V1Conta
   if (!found) throw new Error(`no container ${name}`);
   return found;
 }
-
-const CREDENTIALS = {
-  url: "http://proxy.corp:3128",
-  noProxy: "",
-  authSecretName: "proxy-credentials",
-  authSecretKey: "basic-auth",
-  allowInsecure: true,
-  connectByHostname: false,
-};
 
 describe("sidecar topology, as upstream's apply_supervisor_sidecar_topology", () => {
   test("init containers run in upstream's order: supervisor install, network init, workspace seed", () => {
@@ -59,7 +50,7 @@ describe("sidecar topology, as upstream's apply_supervisor_sidecar_topology", ()
   });
 
   test("the agent command runs only the process supervisor; proxy arguments go to the network supervisor", () => {
-    const spec = pod({ upstreamProxy: CREDENTIALS });
+    const spec = pod({ upstreamProxy: AUTHENTICATED_PROXY });
     expect(container(spec.containers, "agent").command).toEqual([
       "/opt/openshell/bin/openshell-sandbox",
       "--mode=process",
@@ -116,7 +107,7 @@ describe("sidecar topology, as upstream's apply_supervisor_sidecar_topology", ()
   });
 
   test("proxy credentials are one Secret key, group-readable, mounted only into the network supervisor", () => {
-    const spec = pod({ upstreamProxy: CREDENTIALS });
+    const spec = pod({ upstreamProxy: AUTHENTICATED_PROXY });
     expect(spec.volumes?.find((v) => v.name === "openshell-upstream-proxy-auth")).toEqual({
       name: "openshell-upstream-proxy-auth",
       secret: { secretName: "proxy-credentials", defaultMode: 0o440, items: [{ key: "basic-auth", path: "upstream-proxy" }] },
