@@ -2,17 +2,19 @@
 // where its parsed value goes. A flag `--foo-bar` is also read from OPENSHELL_DRIVER_FOO_BAR and,
 // where upstream's driver has the same setting, from upstream's variable name, so the gateway's
 // reference deployment (one env shared by gateway and driver) configures this driver too.
+import type { PlatformSettings } from "../platform/settings";
 import type { ManagedSshIngress, RenderSettings, UpstreamProxy } from "../sandbox/settings";
 import {
   absolutePath,
-  appArmorProfile,
   bool,
   ConfigError,
   dnsLabel,
+  dnsSubdomain,
   endpoint,
   image,
   integer,
   labelMap,
+  namespacedName,
   oneOf,
   optionalAbsolutePath,
   optionalDnsLabel,
@@ -22,6 +24,7 @@ import {
   port,
   quantity,
   secretNames,
+  securityProfile,
   socketPath,
   text,
   type Parser,
@@ -51,6 +54,7 @@ export interface ServerConfig {
 export interface Config {
   server: ServerConfig;
   render: DriverWideSettings;
+  platform: PlatformSettings;
 }
 
 /** A Config under construction: every value starts unset and is filled flag by flag. */
@@ -60,6 +64,7 @@ export interface ConfigDraft {
     upstreamProxy: Partial<UpstreamProxy>;
     managedSshIngress: Partial<ManagedSshIngress>;
   };
+  platform: Partial<PlatformSettings>;
 }
 
 export interface FlagSpec {
@@ -100,6 +105,12 @@ function proxy<K extends keyof UpstreamProxy>(key: K, parse: Parser<UpstreamProx
 function sshIngress<K extends keyof ManagedSshIngress>(key: K, parse: Parser<ManagedSshIngress[K]>): FlagSpec["apply"] {
   return (draft, raw, flag) => {
     draft.render.managedSshIngress[key] = parse(raw, flag);
+  };
+}
+
+function platform<K extends keyof PlatformSettings>(key: K, parse: Parser<PlatformSettings[K]>): FlagSpec["apply"] {
+  return (draft, raw, flag) => {
+    draft.platform[key] = parse(raw, flag);
   };
 }
 
@@ -150,7 +161,8 @@ export const FLAGS = {
   "client-tls-secret-name": { description: "Secret with the sandbox client certificate (ca.crt, tls.crt, tls.key) for mTLS to the gateway (empty = no TLS)", fallback: "", aliases: ["OPENSHELL_CLIENT_TLS_SECRET_NAME"], apply: render("clientTlsSecretName", optionalDnsSubdomain) },
   "sa-token-ttl-secs": { description: "Lifetime of the sandbox's gateway ServiceAccount token, clamped to [600, 86400] (0 = 3600)", fallback: "3600", aliases: ["OPENSHELL_K8S_SA_TOKEN_TTL_SECS"], apply: render("saTokenTtlSeconds", saTokenTtl) },
   "host-gateway-ip": { description: "IP sandboxes reach the host at as host.docker.internal and host.openshell.internal (empty = none)", fallback: "", aliases: ["OPENSHELL_HOST_GATEWAY_IP"], apply: render("hostGatewayIp", optionalIp) },
-  "app-armor-profile": { description: "AppArmor profile of sandbox containers: RuntimeDefault|Unconfined|Localhost/<name> (empty = cluster default)", fallback: "", aliases: ["OPENSHELL_K8S_APP_ARMOR_PROFILE"], apply: render("appArmorProfile", appArmorProfile) },
+  "app-armor-profile": { description: "AppArmor profile of sandbox containers: RuntimeDefault|Unconfined|Localhost/<name> (empty = cluster default)", fallback: "", aliases: ["OPENSHELL_K8S_APP_ARMOR_PROFILE"], apply: render("appArmorProfile", securityProfile) },
+  "seccomp-profile": { description: "Seccomp profile of sandbox pods: RuntimeDefault|Unconfined|Localhost/<path> (empty = cluster default; Unconfined for hardened nodes whose default profile blocks the supervisor)", fallback: "", apply: render("seccompProfile", securityProfile) },
   "https-proxy": { description: "Upstream HTTP proxy for sandbox egress, http://host:port (empty = none)", fallback: "", aliases: ["OPENSHELL_UPSTREAM_PROXY"], apply: proxy("url", text) },
   "no-proxy": { description: "Comma-separated hosts that bypass the upstream proxy", fallback: "", aliases: ["OPENSHELL_UPSTREAM_NO_PROXY"], apply: proxy("noProxy", text) },
   "proxy-auth-secret-name": { description: "Secret holding the upstream proxy credentials (sidecar topology only)", fallback: "", aliases: ["OPENSHELL_UPSTREAM_PROXY_AUTH_SECRET_NAME"], apply: proxy("authSecretName", optionalDnsSubdomain) },
@@ -162,6 +174,16 @@ export const FLAGS = {
   "managed-ssh-ingress-enabled": { description: "Managed mode: a NetworkPolicy in each workspace namespace admitting gateway pods to sandbox SSH (true|false)", fallback: "false", aliases: ["OPENSHELL_MANAGED_SSH_INGRESS_ENABLED"], boolean: true, apply: sshIngress("enabled", bool) },
   "managed-ssh-gateway-namespace": { description: "Namespace of the gateway pods that NetworkPolicy admits", fallback: "", aliases: ["OPENSHELL_MANAGED_SSH_GATEWAY_NAMESPACE"], apply: sshIngress("gatewayNamespace", optionalDnsLabel) },
   "managed-ssh-gateway-pod-selector": { description: "Labels of those gateway pods, key=value,key=value", fallback: "", aliases: ["OPENSHELL_MANAGED_SSH_GATEWAY_POD_SELECTOR"], apply: sshIngress("gatewayPodSelector", labelMap) },
+  platform: { description: "Platform adapter: auto (from API discovery) | kubernetes | openshift | kyma", fallback: "auto", aliases: ["OPENSHELL_PLATFORM"], apply: platform("platform", oneOf("auto", "kubernetes", "openshift", "kyma")) },
+  expose: { description: "Expose each sandbox outside the cluster: none | route (OpenShift) | apirule | virtualservice (Kyma); failures are Warning events, never failed creates", fallback: "none", apply: platform("expose", oneOf("none", "route", "apirule", "virtualservice")) },
+  "expose-port": { description: "Sandbox container port the exposure's Service targets", fallback: "8080", apply: platform("exposePort", port) },
+  "openshift-scc": { description: "OpenShift: SCC sandbox pods are pinned to (openshift.io/required-scc); the sandbox service account must be allowed to use it", fallback: "openshell-sandbox", apply: platform("openshiftScc", dnsSubdomain) },
+  "route-domain": { description: "OpenShift: Route host domain, hosts become <sandbox>.<domain> (empty = the router picks)", fallback: "", apply: platform("routeDomain", optionalDnsSubdomain) },
+  "openshift-oauth-proxy": { description: "OpenShift: OAuth proxy sidecar in front of the exposed port (needs --expose=route) (true|false)", fallback: "false", boolean: true, apply: platform("openshiftOauthProxy", bool) },
+  "openshift-oauth-proxy-image": { description: "OpenShift: image of the OAuth proxy sidecar", fallback: "quay.io/openshift/origin-oauth-proxy:4.16", apply: platform("openshiftOauthProxyImage", image(false)) },
+  "istio-inject": { description: "Kyma: sidecar.istio.io/inject on sandbox pods (true|false)", fallback: "false", boolean: true, apply: platform("istioInject", bool) },
+  "cluster-domain": { description: "Kyma: public domain of exposed sandboxes (empty = kube-system/shoot-info data.domain, else local.kyma.dev)", fallback: "", apply: platform("clusterDomain", optionalDnsSubdomain) },
+  "kyma-gateway": { description: "Kyma: Istio Gateway exposures attach to, namespace/name", fallback: "kyma-system/kyma-gateway", apply: platform("kymaGateway", namespacedName) },
   "sandbox-api-version": { description: "Sandbox API version (auto|v1beta1|v1alpha1)", fallback: "auto", apply: server("sandboxApiVersion", oneOf("auto", "v1beta1", "v1alpha1")) },
   "gpu-support": { description: "Accept GPU sandboxes (true|false)", fallback: "true", boolean: true, apply: render("gpuSupport", bool) },
   "gpu-capacity-check": { description: "GPU sandboxes that fit on no Ready node they may use: strict (refused, RESOURCE_EXHAUSTED) | advisory (a warning, accepted) | off (no node or pod reads)", fallback: "strict", apply: render("gpuCapacityCheck", oneOf("strict", "advisory", "off")) },

@@ -1,6 +1,7 @@
 // Flags + environment → one typed, validated Config. For each flag: the command line, then
 // OPENSHELL_DRIVER_*, then upstream's variable name, then the default. Settings that only make
 // sense together are checked together afterwards, each error naming the flag to change.
+import type { Exposure, PlatformName, PlatformSettings } from "../platform/settings";
 import type { UpstreamProxy } from "../sandbox/settings";
 import { envVarFor, FLAGS, type Config, type ConfigDraft, type FlagSpec } from "./flags";
 import { ConfigError } from "./value-parsers";
@@ -14,7 +15,7 @@ export function resolveConfig(
   env: Readonly<Record<string, string | undefined>>,
   stdoutIsTty: boolean,
 ): Config {
-  const draft: ConfigDraft = { server: {}, render: { upstreamProxy: {}, managedSshIngress: {} } };
+  const draft: ConfigDraft = { server: {}, render: { upstreamProxy: {}, managedSshIngress: {} }, platform: {} };
   for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
     const raw = flags[flag] ?? env[envVarFor(flag)] ?? spec.aliases?.map((name) => env[name]).find((v) => v !== undefined) ?? spec.fallback;
     if (raw !== undefined) spec.apply(draft, raw, flag);
@@ -24,6 +25,7 @@ export function resolveConfig(
   const config = draft as Config;
   checkUpstreamProxy(config.render.upstreamProxy, config.render.supervisorTopology);
   checkWorkspaceMode(config);
+  checkPlatform(config.platform);
   return config;
 }
 
@@ -89,5 +91,17 @@ function checkWorkspaceMode(config: Config): void {
     if (Object.keys(managedSshIngress.gatewayPodSelector).length === 0) {
       throw new ConfigError("managed-ssh-gateway-pod-selector", "is required with --managed-ssh-ingress-enabled");
     }
+  }
+}
+
+/** Exposure kinds belong to one platform each; with `--platform=auto` the adapter checks again at start. */
+function checkPlatform(platform: PlatformSettings): void {
+  const needs: Record<Exposure, PlatformName | undefined> = { none: undefined, route: "openshift", apirule: "kyma", virtualservice: "kyma" };
+  const wanted = needs[platform.expose];
+  if (wanted && platform.platform !== "auto" && platform.platform !== wanted) {
+    throw new ConfigError("expose", `"${platform.expose}" needs --platform=${wanted} (or auto), not ${platform.platform}`);
+  }
+  if (platform.openshiftOauthProxy && platform.expose !== "route") {
+    throw new ConfigError("openshift-oauth-proxy", "needs --expose=route (the proxy guards the exposed port)");
   }
 }

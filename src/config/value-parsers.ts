@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { checkDns1123Subdomain, checkLabelValue, checkQualifiedName, isDns1123Label } from "../sandbox/dns";
 import { isImageReference } from "../sandbox/image-ref";
 import { isQuantity } from "../sandbox/quantity";
-import type { AppArmorProfile } from "../sandbox/settings";
+import type { SecurityProfile } from "../sandbox/settings";
 
 /** A flag value that cannot be used; `flag` is the flag's name without dashes. */
 export class ConfigError extends Error {
@@ -80,6 +80,20 @@ export const optionalDnsSubdomain: Parser<string> = (raw, flag) => {
   return raw;
 };
 
+export const dnsSubdomain: Parser<string> = (raw, flag) => {
+  if (raw === "") throw new ConfigError(flag, "must not be empty");
+  return optionalDnsSubdomain(raw, flag);
+};
+
+/** `namespace/name`, both DNS-1123 labels (an Istio Gateway reference, as Kyma spells it). */
+export const namespacedName: Parser<string> = (raw, flag) => {
+  const parts = raw.split("/");
+  if (parts.length !== 2 || !parts.every((p) => isDns1123Label(p))) {
+    throw new ConfigError(flag, `"${raw}" is not namespace/name (two DNS-1123 labels)`);
+  }
+  return raw;
+};
+
 export function image(optional: boolean): Parser<string> {
   return (raw, flag) => {
     if (raw === "" && optional) return raw;
@@ -137,7 +151,8 @@ export const optionalIp: Parser<string> = (raw, flag) => {
 };
 
 /** `RuntimeDefault`, `Unconfined` or `Localhost/<profile>`, as upstream's flag; empty = none. */
-export const appArmorProfile: Parser<AppArmorProfile | undefined> = (raw, flag) => {
+/** An AppArmor or seccomp profile, as Kubernetes spells both: RuntimeDefault | Unconfined | Localhost/<name>. */
+export const securityProfile: Parser<SecurityProfile | undefined> = (raw, flag) => {
   if (raw === "") return undefined;
   if (raw === "RuntimeDefault" || raw === "Unconfined") return { type: raw };
   if (raw.startsWith("Localhost/")) {

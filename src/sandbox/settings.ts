@@ -19,8 +19,8 @@ export type SupervisorTopology = "combined" | "sidecar";
 
 export type GpuCapacityCheck = "strict" | "advisory" | "off";
 
-/** The AppArmor profile of the agent and helper containers (Kubernetes `appArmorProfile`). */
-export type AppArmorProfile =
+/** An AppArmor or seccomp profile (Kubernetes `appArmorProfile`, `seccompProfile`). */
+export type SecurityProfile =
   | { type: "RuntimeDefault" }
   | { type: "Unconfined" }
   | { type: "Localhost"; localhostProfile: string };
@@ -93,7 +93,10 @@ export interface RenderSettings {
   saTokenTtlSeconds: number;
   /** IP the sandbox reaches the host as host.docker.internal / host.openshell.internal; empty = none. */
   hostGatewayIp: string;
-  appArmorProfile: AppArmorProfile | undefined;
+  /** The AppArmor profile of the agent and helper containers; undefined = cluster default. */
+  appArmorProfile: SecurityProfile | undefined;
+  /** The pod's seccomp profile; undefined = cluster default. */
+  seccompProfile: SecurityProfile | undefined;
   upstreamProxy: UpstreamProxy;
   /** Size of each sandbox's persistent /sandbox claim. */
   workspaceStorageSize: string;

@@ -33,6 +33,7 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
     saTokenTtlSeconds: 3600,
     hostGatewayIp: "",
     appArmorProfile: undefined,
+    seccompProfile: undefined,
     upstreamProxy: { url: "", noProxy: "", authSecretName: "", authSecretKey: "", allowInsecure: false, connectByHostname: false },
     workspaceStorageSize: "2Gi",
     workspaceStorageClass: "",
