@@ -51,9 +51,13 @@ demo: build cluster-up
 cluster-build:
     bash cluster/build.sh
 
-# Start the local control plane (idempotent); admin kubeconfig at .cache/cluster/kubeconfig.
+# Start the local control plane (idempotent; env PLATFORM=openshift|kyma also installs that flavour); admin kubeconfig at .cache/cluster/kubeconfig.
 cluster-up: cluster-build
     bash cluster/up.sh
+
+# Make the running control plane look like kubernetes, openshift or kyma (CRDs and platform objects).
+cluster-platform name: cluster-up
+    bash cluster/platform.sh {{name}}
 
 # Stop only the processes cluster-up started.
 cluster-down:

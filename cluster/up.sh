@@ -17,6 +17,9 @@ CRD_SRC="${SANDBOX_CRD:-$REPO_ROOT/../shared/crds/agents.x-k8s.io_sandboxes.yaml
 SERVICE_CIDR=10.96.0.0/16
 POD_CIDR=10.244.0.0/16
 T_START=$SECONDS
+# PLATFORM=openshift|kyma|kubernetes: install that flavour at the end (cluster/platform.sh); unset leaves
+# what is installed as it is.
+apply_platform() { [[ -z "${PLATFORM:-}" ]] || bash "$CLUSTER_SRC/platform.sh" "$PLATFORM" >/dev/null; }
 
 require_bins
 command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
@@ -79,6 +82,7 @@ if ((all_running)) && [[ -n "${APISERVER_PORT:-}" ]] && apiserver_ready \
   fi
   apply_storage_class
   log "cluster already up and healthy: apiserver https://127.0.0.1:$APISERVER_PORT, kubeconfig $KCFG"
+  apply_platform
   exit 0
 fi
 if ((any_running)); then
@@ -285,5 +289,6 @@ EOF2
 }
 wait_for agent-sandbox-controller 30 "v1alpha1 -> v1beta1 conversion via webhook" conv_ok
 
+apply_platform
 log "cluster up in $((SECONDS - T_START))s: apiserver https://127.0.0.1:$APISERVER_PORT"
 log "  export KUBECONFIG=$KCFG    (state: $STATE_FILE, logs: $LOGS)"

@@ -9,6 +9,8 @@ import { SandboxDriver } from "../driver/driver";
 import { countByPhase } from "../driver/phase";
 import { KubeClient, loadKubeAccess } from "../kube";
 import { configureLogging, logger } from "../log";
+import { createPlatformAdapter, detectPlatform } from "../platform";
+import { PlatformProblem, type PlatformIdentity } from "../platform/types";
 import { ApiReachability } from "../server/api-reachability";
 import { startGrpcServer } from "../server/grpc-server";
 import { startHealthServer, type HealthServer } from "../server/health-server";
@@ -26,10 +28,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function serve({ server: config, render }: Config, identity: DriverIdentity): Promise<void> {
+/** `openshift 4.16.3 (served: security.openshift.io…)`: the start log's and /readyz's words. */
+function describePlatform(platform: PlatformIdentity): string {
+  return `${platform.name}${platform.version ? ` ${platform.version}` : ""} (${platform.evidence})`;
+}
+
+export async function serve({ server: config, render, platform: platformSettings }: Config, identity: DriverIdentity): Promise<void> {
   configureLogging(config.logLevel, config.logFormat);
   let driver: SandboxDriver | undefined;
   let connectProblem = "connecting to the Kubernetes API";
+  let platform: PlatformIdentity | undefined;
   let stopping = false;
 
   const metrics = createMetrics(() => (driver ? countByPhase(driver.cache.list()) : {}));
@@ -72,6 +80,7 @@ export async function serve({ server: config, render }: Config, identity: Driver
         },
         // Events only add progress detail: their absence is reported, never a reason to stop serving.
         degradation: () => driver?.cache.eventsProblem(),
+        detail: () => (platform ? [`platform: ${describePlatform(platform)}`] : []),
       });
     } catch (err) {
       // A failed start leaves nothing behind: the socket goes with the server.
@@ -103,18 +112,29 @@ export async function serve({ server: config, render }: Config, identity: Driver
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
-  // Find the Sandbox API, retrying with capped backoff: the CRD may be installed after us.
+  // Find the Sandbox API and the platform, retrying with capped backoff: the CRD may be installed
+  // after us, and a platform problem (a namespace label, an SCC grant) may be fixed while we wait.
   for (let attempt = 0; !stopping; attempt++) {
     try {
       const apiVersion = await detectSandboxApiVersion(client, render.namespace, config.sandboxApiVersion);
-      const connected = new SandboxDriver({ client, settings: { ...render, apiVersion }, stopTimeoutMs: config.stopTimeoutMs });
+      const settings = { ...render, apiVersion };
+      const detected = await detectPlatform(client, platformSettings.platform);
+      if (platform === undefined || describePlatform(platform) !== describePlatform(detected)) {
+        log.info("platform", { platform: detected.name, version: detected.version, evidence: detected.evidence });
+        metrics.platformInfo.reset();
+        metrics.platformInfo.set({ platform: detected.name, version: detected.version }, 1);
+      }
+      platform = detected;
+      const adapter = createPlatformAdapter({ client, identity: detected, platform: platformSettings, render: settings });
+      await adapter.preflight();
+      const connected = new SandboxDriver({ client, settings, platform: adapter, stopTimeoutMs: config.stopTimeoutMs });
       connected.start();
       driver = connected;
-      log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: render.namespace });
+      log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: render.namespace, platform: detected.name });
       return;
     } catch (err) {
       connectProblem = (err as Error).message;
-      const level = err instanceof ApiVersionError || attempt === 0 ? "error" : "warn";
+      const level = err instanceof ApiVersionError || err instanceof PlatformProblem || attempt === 0 ? "error" : "warn";
       log[level]("cannot use the cluster yet; retrying", { error: connectProblem });
       await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5));
     }

@@ -3,6 +3,7 @@
 // node can satisfy, a missing claim or runtime class, an oversized request must fail both).
 import type { DriverSandbox } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
+import type { PlatformAdapter, TargetNamespace } from "../platform/types";
 import { clusterReferences, renderSandbox, validateSandbox, type SandboxResource, type ValidatedSandbox } from "../sandbox";
 import { checkObjectSize } from "../sandbox/object-size";
 import type { RenderSettings } from "../sandbox/settings";
@@ -14,31 +15,37 @@ export class CreatePreflight {
   readonly #client: KubeClient;
   readonly #settings: RenderSettings;
   readonly #namespaces: WorkspaceNamespaces;
+  readonly #platform: PlatformAdapter;
 
-  constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces) {
+  constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces, platform: PlatformAdapter) {
     this.#client = client;
     this.#settings = settings;
     this.#namespaces = namespaces;
+    this.#platform = platform;
   }
 
   /** Throws what CreateSandbox would refuse; writes nothing. */
   async check(sandbox: DriverSandbox): Promise<ValidatedSandbox> {
     const validated = validateSandbox(sandbox, this.#settings);
     // First, so a missing workspace namespace is reported as that, not as the claims missing in it.
-    const namespaceAnnotations = await this.#namespaces.check(sandbox.workspace, "sandbox.workspace");
+    const target = await this.#namespaces.check(sandbox.workspace, "sandbox.workspace");
     // The sandbox identity comes from the namespace (the sidecar proxy must not share it), and
     // the size is that of what would be written.
-    this.render(validated, namespaceAnnotations);
+    const resource = this.render(validated, target);
     await Promise.all([
       ensureGpuCapacity(this.#client, validated, this.#settings),
       ensureReferencesExist(this.#client, validated.namespace, clusterReferences(validated, this.#settings)),
+      this.#platform.checkSandbox(resource, target),
     ]);
     return validated;
   }
 
-  /** The CR to create in a namespace with these annotations; throws if it could not be created or run. */
-  render(validated: ValidatedSandbox, namespaceAnnotations: Record<string, string>): SandboxResource {
-    const resource = renderSandbox(validated, this.#settings, namespaceAnnotations);
+  /**
+   * The CR to create in this namespace, as the platform needs it; throws if it could not be
+   * created. The platform's admission checks are `check`'s (CreateSandbox runs both).
+   */
+  render(validated: ValidatedSandbox, target: TargetNamespace): SandboxResource {
+    const resource = this.#platform.amend(renderSandbox(validated, this.#settings, target.annotations), target);
     checkObjectSize(validated, resource);
     return resource;
   }

@@ -4,6 +4,7 @@
 import type { DriverSandbox, WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
 import { logger } from "../log";
+import type { PlatformAdapter } from "../platform/types";
 import { checkSandboxId } from "../sandbox/sandbox-id";
 import type { RenderSettings } from "../sandbox/settings";
 import { CreatePreflight } from "./create-preflight";
@@ -12,6 +13,7 @@ import { SandboxCache } from "./sandbox-cache";
 import { SandboxCreator } from "./sandbox-create";
 import { SandboxLookup, type FoundSandbox } from "./sandbox-lookup";
 import { SandboxOperations } from "./sandbox-operations";
+import { SandboxSideObjects } from "./side-objects-writer";
 import { WatchHub } from "./watch-hub";
 import { WorkspaceNamespaces } from "./workspace-namespaces";
 
@@ -23,6 +25,7 @@ const SANDBOX_ID_FIELD = "sandbox_id";
 export interface SandboxDriverOptions {
   client: KubeClient;
   settings: RenderSettings;
+  platform: PlatformAdapter;
   stopTimeoutMs: number;
 }
 
@@ -35,16 +38,23 @@ export class SandboxDriver {
   readonly #creator: SandboxCreator;
   readonly #operations: SandboxOperations;
   readonly #namespaces: WorkspaceNamespaces;
+  readonly #platform: PlatformAdapter;
 
   constructor(opts: SandboxDriverOptions) {
-    const { client, settings } = opts;
+    const { client, settings, platform } = opts;
     this.settings = settings;
+    this.#platform = platform;
     this.cache = new SandboxCache(client, settings, this.hub);
     this.#lookup = new SandboxLookup(client, settings);
-    this.#namespaces = new WorkspaceNamespaces(client, settings);
-    this.#preflight = new CreatePreflight(client, settings, this.#namespaces);
-    this.#creator = new SandboxCreator({ client, settings, namespaces: this.#namespaces, preflight: this.#preflight, lookup: this.#lookup });
-    this.#operations = new SandboxOperations({ ...opts, lookup: this.#lookup });
+    this.#namespaces = new WorkspaceNamespaces(client, settings, {
+      // Only plain Kubernetes renders nothing from the namespace but the OpenShift UID ranges.
+      alwaysRead: platform.identity.name !== "kubernetes",
+      labels: platform.namespaceLabels(),
+    });
+    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform);
+    const sideObjects = new SandboxSideObjects(client, platform, settings.serviceAccountName);
+    this.#creator = new SandboxCreator({ client, settings, namespaces: this.#namespaces, preflight: this.#preflight, lookup: this.#lookup, sideObjects });
+    this.#operations = new SandboxOperations({ ...opts, lookup: this.#lookup, sideObjects });
   }
 
   start(): void {
@@ -114,8 +124,10 @@ export class SandboxDriver {
     return this.#operations.delete(sandboxId);
   }
 
-  ensureWorkspace(workspace: string): Promise<void> {
-    return this.#namespaces.ensure(workspace);
+  /** Managed and operator mode: the namespace made ready, then held to the platform's rules. */
+  async ensureWorkspace(workspace: string): Promise<void> {
+    const target = await this.#namespaces.ensure(workspace);
+    if (target) await this.#platform.checkNamespace(target);
   }
 
   deleteWorkspace(workspace: string): Promise<void> {

@@ -11,6 +11,7 @@ import type { CreatePreflight } from "./create-preflight";
 import { DriverError } from "./errors";
 import { sandboxesPath } from "./kube-paths";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
+import type { SandboxSideObjects } from "./side-objects-writer";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
 
 const log = logger("lifecycle");
@@ -27,6 +28,7 @@ export interface SandboxCreatorOptions {
   namespaces: WorkspaceNamespaces;
   preflight: CreatePreflight;
   lookup: SandboxLookup;
+  sideObjects: SandboxSideObjects;
 }
 
 export class SandboxCreator {
@@ -35,6 +37,7 @@ export class SandboxCreator {
   readonly #namespaces: WorkspaceNamespaces;
   readonly #preflight: CreatePreflight;
   readonly #lookup: SandboxLookup;
+  readonly #sideObjects: SandboxSideObjects;
   /** The create under way for each sandbox id. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -44,6 +47,7 @@ export class SandboxCreator {
     this.#namespaces = opts.namespaces;
     this.#preflight = opts.preflight;
     this.#lookup = opts.lookup;
+    this.#sideObjects = opts.sideObjects;
   }
 
   /**
@@ -62,17 +66,24 @@ export class SandboxCreator {
   }
 
   async #create(sandbox: DriverSandbox): Promise<void> {
+    const created = await this.#createCr(sandbox);
+    // Exposure objects need the CR's uid to be owned by it; an idempotent retry adds what is missing.
+    await this.#sideObjects.create(created);
+  }
+
+  /** The CR of this sandbox, as the API server has it once it exists. */
+  async #createCr(sandbox: DriverSandbox): Promise<SandboxResource> {
     const validated = await this.#preflight.check(sandbox);
     for (const warning of validated.warnings) log.warn(warning, { sandboxId: sandbox.id });
     const existing = await this.#lookup.byId(sandbox.id);
     if (existing.length > 0) return this.#idInUse(validated, existing);
     const { kubeName: name, namespace } = validated;
     // Managed mode creates the namespace (and what sandboxes need in it) first, as upstream does.
-    const namespaceAnnotations = await this.#namespaces.prepare(sandbox.workspace, "sandbox.workspace");
-    const resource = this.#preflight.render(validated, namespaceAnnotations);
+    const target = await this.#namespaces.prepare(sandbox.workspace, "sandbox.workspace");
+    const resource = this.#preflight.render(validated, target);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#client.request({
+        const created = await this.#client.request<SandboxResource>({
           verb: "create",
           path: sandboxesPath(this.#settings.apiVersion, namespace),
           body: resource,
@@ -81,11 +92,12 @@ export class SandboxCreator {
           name,
         });
         log.info("sandbox created", { sandboxId: sandbox.id, name, namespace });
-        return;
+        return created;
       } catch (err) {
         if (outcomeUnknown(err)) return this.#confirmOutcome(validated, err);
         if (!isKubeApiError(err, 409)) throw err;
-        if ((await this.#nameTaken(validated)) === "created") return;
+        const holder = await this.#nameTaken(validated);
+        if (holder !== "free") return holder;
         // Gone by the time we looked: the holder's deletion just finished, so the name is free.
         if (attempt < MAX_CREATE_ATTEMPTS) continue;
         throw new DriverError("Aborted", `the name "${name}" in namespace "${namespace}" was taken and freed again ${attempt} times while this sandbox was being created; retry`);
@@ -94,14 +106,14 @@ export class SandboxCreator {
   }
 
   /** The id already has a CR: the same one is an idempotent retry, another one is refused. */
-  #idInUse(v: ValidatedSandbox, existing: FoundSandbox[]): void {
+  #idInUse(v: ValidatedSandbox, existing: FoundSandbox[]): SandboxResource {
     const id = v.sandbox.id;
     const cr = existing.find((c) => c.metadata.namespace === v.namespace && c.metadata.name === v.kubeName) ?? existing[0]!;
     const where = `"${cr.metadata.name}" in namespace "${cr.metadata.namespace}"`;
     if (cr.metadata.deletionTimestamp) throw beingDeleted(`sandbox ${id} (${where}) is being deleted`);
     if (cr.metadata.namespace === v.namespace && cr.metadata.name === v.kubeName) {
       log.info("sandbox already exists with the same id; create is idempotent", { sandboxId: id, name: v.kubeName, namespace: v.namespace });
-      return;
+      return cr;
     }
     const gatewayName = cr.metadata.labels?.[LABEL_SANDBOX_NAME];
     throw new DriverError(
@@ -111,23 +123,23 @@ export class SandboxCreator {
   }
 
   /**
-   * The API server answered 409: the name is taken, by this sandbox (success), by another (refused,
-   * or ABORTED while that one is being deleted), or by nothing any more ("free").
+   * The API server answered 409: the name is taken, by this sandbox (success: its CR), by another
+   * (refused, or ABORTED while that one is being deleted), or by nothing any more ("free").
    */
-  async #nameTaken(v: ValidatedSandbox): Promise<"created" | "free"> {
+  async #nameTaken(v: ValidatedSandbox): Promise<SandboxResource | "free"> {
     const { kubeName: name, namespace } = v;
     const holder = await this.#lookup.byName(namespace, name);
     if (!holder) return "free";
     if (sandboxIdOf(holder) === v.sandbox.id && !holder.metadata.deletionTimestamp) {
       log.info("sandbox already exists with the same id; create is idempotent", { sandboxId: v.sandbox.id, name, namespace });
-      return "created";
+      return holder;
     }
     if (holder.metadata.deletionTimestamp) throw beingDeleted(`sandbox "${name}" in namespace "${namespace}" is being deleted`);
     throw new DriverError("AlreadyExists", `sandbox "${name}" already exists in namespace "${namespace}" for a different sandbox id`);
   }
 
   /** The create was sent but its reply was lost: what is under the name now says what happened. */
-  async #confirmOutcome(v: ValidatedSandbox, err: Error): Promise<void> {
+  async #confirmOutcome(v: ValidatedSandbox, err: Error): Promise<SandboxResource> {
     const { kubeName: name, namespace } = v;
     const id = v.sandbox.id;
     let holder: SandboxResource | undefined;
@@ -138,7 +150,7 @@ export class SandboxCreator {
     }
     if (holder && sandboxIdOf(holder) === id) {
       log.info("sandbox created (its create got no reply; found by lookup)", { sandboxId: id, name, namespace, error: err.message });
-      return;
+      return holder;
     }
     if (holder) throw new DriverError("AlreadyExists", `sandbox "${name}" already exists in namespace "${namespace}" for a different sandbox id`);
     throw new DriverError(

@@ -10,6 +10,7 @@ import type { RenderSettings } from "../sandbox/settings";
 import { DriverError } from "./errors";
 import { podsPath, sandboxesPath } from "./kube-paths";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
+import type { SandboxSideObjects } from "./side-objects-writer";
 
 const log = logger("lifecycle");
 
@@ -21,6 +22,8 @@ export interface OperationsOptions {
   client: KubeClient;
   settings: RenderSettings;
   lookup: SandboxLookup;
+  /** What the platform added beside each sandbox that its garbage collection does not remove. */
+  sideObjects: SandboxSideObjects;
   /** Upper bound for StopSandbox to see compute stopped. */
   stopTimeoutMs: number;
   /** First poll interval while waiting for a stop; doubles up to 2 s. */
@@ -33,11 +36,13 @@ export class SandboxOperations {
   readonly #stopTimeoutMs: number;
   readonly #pollMs: number;
   readonly #lookup: SandboxLookup;
+  readonly #sideObjects: SandboxSideObjects;
 
   constructor(opts: OperationsOptions) {
     this.#client = opts.client;
     this.#settings = opts.settings;
     this.#lookup = opts.lookup;
+    this.#sideObjects = opts.sideObjects;
     this.#stopTimeoutMs = opts.stopTimeoutMs;
     this.#pollMs = opts.pollMs ?? 250;
   }
@@ -116,6 +121,7 @@ export class SandboxOperations {
         name,
       });
       log.info("sandbox deleted", { sandboxId, name, namespace });
+      await this.#sideObjects.forget(cr);
       return "deleted";
     } catch (err) {
       if (isKubeApiError(err, 404)) return "absent";

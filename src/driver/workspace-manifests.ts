@@ -23,6 +23,7 @@ export function managedNamespace(
   workspace: string,
   gatewayId: string,
   gatewayNamespaceAnnotations: Record<string, string>,
+  platformLabels: Record<string, string> = {},
 ): V1Namespace {
   const annotations: Record<string, string> = {};
   for (const key of [ANNOTATION_SCC_UID_RANGE, ANNOTATION_SCC_SUPPLEMENTAL_GROUPS]) {
@@ -34,7 +35,8 @@ export function managedNamespace(
     kind: "Namespace",
     metadata: {
       name,
-      labels: { ...MANAGED_BY, [LABEL_GATEWAY_ID]: gatewayId, [LABEL_SANDBOX_WORKSPACE]: workspace },
+      // The platform's (Kyma: the Pod Security level its pods need) first: ownership labels win.
+      labels: { ...platformLabels, ...MANAGED_BY, [LABEL_GATEWAY_ID]: gatewayId, [LABEL_SANDBOX_WORKSPACE]: workspace },
       ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
   };

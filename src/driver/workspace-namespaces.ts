@@ -10,6 +10,7 @@
 import type { V1Namespace, V1Secret } from "@kubernetes/client-node";
 import { isKubeApiError, type KubeClient } from "../kube";
 import { logger } from "../log";
+import type { TargetNamespace } from "../platform/types";
 import { workspaceNamespaceOf } from "../sandbox";
 import { checkDns1123Label } from "../sandbox/dns";
 import { failedPrecondition, invalidArgument } from "../sandbox/errors";
@@ -40,6 +41,14 @@ type Settings = Pick<
   | "sandboxUid"
 >;
 
+/** What the platform needs of workspace namespaces. */
+export interface NamespacePlatformNeeds {
+  /** Read the shared namespace even with a fixed sandbox UID (its labels and SELinux level matter). */
+  alwaysRead: boolean;
+  /** Labels a managed namespace is created with. */
+  labels: Record<string, string>;
+}
+
 /** A Secret the driver copies from its own namespace, and the flag that names it. */
 interface SourceSecret {
   name: string;
@@ -50,23 +59,28 @@ interface SourceSecret {
 export class WorkspaceNamespaces {
   readonly #client: KubeClient;
   readonly #settings: Settings;
+  readonly #platform: NamespacePlatformNeeds;
 
-  constructor(client: KubeClient, settings: Settings) {
+  constructor(client: KubeClient, settings: Settings, platform: NamespacePlatformNeeds = { alwaysRead: false, labels: {} }) {
     this.#client = client;
     this.#settings = settings;
-  }
-
-  /** EnsureWorkspace: in managed and operator mode, what CreateSandbox would prepare. */
-  async ensure(workspace: string): Promise<void> {
-    if (this.#settings.workspaceMode !== "shared") await this.prepare(workspace, "workspace");
+    this.#platform = platform;
   }
 
   /**
-   * Makes the workspace's namespace ready for a sandbox and returns its annotations, from which
-   * rendering derives the sandbox identity (OpenShift UID/GID ranges). `field` names the request
-   * field the workspace came from, for error messages.
+   * EnsureWorkspace: in managed and operator mode, what CreateSandbox would prepare; the
+   * namespace is returned for the platform's checks (undefined in shared mode).
    */
-  async prepare(workspace: string, field: string): Promise<Record<string, string>> {
+  async ensure(workspace: string): Promise<TargetNamespace | undefined> {
+    return this.#settings.workspaceMode === "shared" ? undefined : await this.prepare(workspace, "workspace");
+  }
+
+  /**
+   * Makes the workspace's namespace ready for a sandbox and returns it as read: its annotations
+   * carry the sandbox identity (OpenShift UID/GID ranges), its labels the Pod Security level.
+   * `field` names the request field the workspace came from, for error messages.
+   */
+  async prepare(workspace: string, field: string): Promise<TargetNamespace> {
     const name = this.#namespaceOf(workspace, field);
     let namespace: V1Namespace | undefined;
     switch (this.#settings.workspaceMode) {
@@ -82,15 +96,15 @@ export class WorkspaceNamespaces {
         await this.#copySecrets(name, this.#sourceSecrets().filter((s) => s.flag === "--client-tls-secret-name"));
         break;
     }
-    return namespace?.metadata?.annotations ?? {};
+    return targetOf(name, namespace);
   }
 
   /**
    * What prepare would refuse, without writing anything (ValidateSandboxCreate). Returns the
-   * annotations prepare would return, as far as they exist yet (a managed namespace not created
-   * yet will carry the driver namespace's, which are read at creation).
+   * namespace prepare would return, as far as it exists yet (a managed namespace not created yet
+   * gets the driver namespace's annotations, read at creation, and the platform's labels).
    */
-  async check(workspace: string, field: string): Promise<Record<string, string>> {
+  async check(workspace: string, field: string): Promise<TargetNamespace> {
     const name = this.#namespaceOf(workspace, field);
     let namespace: V1Namespace | undefined;
     switch (this.#settings.workspaceMode) {
@@ -101,13 +115,14 @@ export class WorkspaceNamespaces {
         namespace = await this.#getNamespace(name);
         if (namespace) this.#requireReusable(namespace, field);
         await Promise.all(this.#sourceSecrets().map((s) => this.#readSource(s)));
+        if (!namespace) return { name, labels: { ...this.#platform.labels }, annotations: {} };
         break;
       }
       case "operator":
         namespace = await this.#requireOperatorNamespace(name, field);
         await Promise.all(this.#sourceSecrets().filter((s) => s.flag === "--client-tls-secret-name").map((s) => this.#readSource(s)));
     }
-    return namespace?.metadata?.annotations ?? {};
+    return targetOf(name, namespace);
   }
 
   /**
@@ -158,11 +173,13 @@ export class WorkspaceNamespaces {
 
   async #sharedNamespace(name: string): Promise<V1Namespace | undefined> {
     // A fixed sandbox UID makes the namespace's ranges irrelevant; upstream then does not read it.
-    if (this.#settings.sandboxUid !== undefined) return undefined;
+    if (this.#settings.sandboxUid !== undefined && !this.#platform.alwaysRead) return undefined;
     try {
       return await this.#client.request<V1Namespace>({ verb: "get", path: namespacePath(name), resource: "namespaces", name });
     } catch (err) {
       if (isKubeApiError(err, 404)) throw failedPrecondition("--namespace", `namespace "${name}" does not exist`);
+      // The platform's checks (Pod Security level, SELinux level) cannot be made blind.
+      if (this.#platform.alwaysRead) throw err;
       // Upstream falls back to the default identity when the namespace cannot be read (an older
       // RBAC without `get namespaces`, a slow API server); the create itself still decides.
       log.warn("cannot read the sandbox namespace; using the default sandbox identity", { namespace: name, error: (err as Error).message });
@@ -183,7 +200,7 @@ export class WorkspaceNamespaces {
       namespace = await this.#client.request<V1Namespace>({
         verb: "create",
         path: NAMESPACES_PATH,
-        body: managedNamespace(name, workspace, gatewayId, gateway.metadata?.annotations ?? {}),
+        body: managedNamespace(name, workspace, gatewayId, gateway.metadata?.annotations ?? {}, this.#platform.labels),
         resource: "namespaces",
         name,
       });
@@ -303,4 +320,9 @@ export class WorkspaceNamespaces {
       log.debug(`copied ${secret.what} Secret into the workspace namespace`, { namespace, name: secret.name });
     }
   }
+}
+
+/** An unread namespace (shared mode with a fixed UID on plain Kubernetes) has no labels or annotations. */
+function targetOf(name: string, namespace: V1Namespace | undefined): TargetNamespace {
+  return { name, labels: { ...namespace?.metadata?.labels }, annotations: { ...namespace?.metadata?.annotations } };
 }

@@ -64,8 +64,16 @@ export interface PlatformAdapter {
   checkNamespace(target: TargetNamespace): Promise<void>;
   /** Labels a namespace the driver creates (managed mode) must carry on this platform. */
   namespaceLabels(): Record<string, string>;
-  /** Pure: objects to create beside a created CR (it has its uid), each owner-referenced to it. */
+  /**
+   * Pure: objects to create beside a created CR (it has its uid), each owner-referenced to it
+   * (src/platform/side-objects.ts). Their failure is a Warning event, never a failed create.
+   */
   sideObjects(created: SandboxResource): SideObject[];
+  /**
+   * Pure: annotations the sandbox pods' ServiceAccount needs for this sandbox (OpenShift OAuth
+   * redirect references); merged onto it after create, removed again on delete. Empty = none.
+   */
+  serviceAccountAnnotations(created: SandboxResource): Record<string, string>;
 }
 
 /** The driver cannot work on this platform with these flags; `fix` is the command or flag to change. */

@@ -20,7 +20,7 @@ import {
   MANAGED_BY_VALUE,
 } from "./labels";
 import { buildAgentResources } from "./resources";
-import { combinedAgentSecurityContext, sidecarAgentSecurityContext, usesUserNamespaces } from "./security-context";
+import { combinedAgentSecurityContext, podSecurityContext, sidecarAgentSecurityContext, usesUserNamespaces } from "./security-context";
 import type { RenderSettings, SandboxApiVersion, SandboxIdentity } from "./settings";
 import {
   applySidecarAgentEnv,
@@ -151,7 +151,8 @@ function renderPodSpec(plan: PodPlan): V1PodSpec {
   if (plan.sidecar) spec.shareProcessNamespace = true;
   // kubelet gives mounted volumes this group, so the non-root sandbox user can use its workspace
   // and the sidecar supervisors can read the group-readable credentials.
-  if (plan.sidecar || plan.workspace) spec.securityContext = { fsGroup: identity.gid };
+  const podContext = podSecurityContext(plan.sidecar || plan.workspace ? identity.gid : undefined, settings);
+  if (podContext) spec.securityContext = podContext;
 
   const initContainers = [
     ...supervisorInstallContainers(settings),

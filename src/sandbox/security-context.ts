@@ -3,7 +3,7 @@
 // seccomp itself, then drops to the sandbox user for the workload; in the sidecar topology that
 // work moves to helper containers and the agent container keeps no privilege at all.
 
-import type { V1SecurityContext } from "@kubernetes/client-node";
+import type { V1PodSecurityContext, V1SecurityContext } from "@kubernetes/client-node";
 import type { PlatformConfig } from "./platform-config";
 import type { RenderSettings, SandboxIdentity } from "./settings";
 
@@ -49,4 +49,20 @@ export function sidecarAgentSecurityContext(identity: SandboxIdentity, settings:
     },
     settings,
   );
+}
+
+/**
+ * The pod-level context: fsGroup where volumes must be group-readable, and the seccomp profile set
+ * by --seccomp-profile. On hardened nodes (Garden Linux) the runtime's default profile blocks
+ * what the supervisor does to build the sandbox, so such clusters run sandbox pods Unconfined and
+ * rely on the filter the supervisor installs for the workload. Undefined = nothing to set.
+ */
+export function podSecurityContext(
+  fsGroup: number | undefined,
+  settings: Pick<RenderSettings, "seccompProfile">,
+): V1PodSecurityContext | undefined {
+  const context: V1PodSecurityContext = {};
+  if (fsGroup !== undefined) context.fsGroup = fsGroup;
+  if (settings.seccompProfile) context.seccompProfile = { ...settings.seccompProfile };
+  return Object.keys(context).length > 0 ? context : undefined;
 }

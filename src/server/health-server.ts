@@ -11,6 +11,8 @@ const log = logger("health");
 export type ReadinessCheck = () => string | undefined;
 /** Something worth knowing that does not stop the driver serving (e.g. Kubernetes Events unavailable). */
 export type DegradationCheck = () => string | undefined;
+/** Lines `/readyz` adds after its verdict, ready or not (e.g. the platform and why it was chosen). */
+export type ReadinessDetail = () => string[];
 
 export interface HealthServer {
   port: number;
@@ -23,6 +25,7 @@ export async function startHealthServer(opts: {
   metrics: Metrics;
   readiness: ReadinessCheck;
   degradation?: DegradationCheck;
+  detail?: ReadinessDetail;
 }): Promise<HealthServer> {
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -34,8 +37,9 @@ export async function startHealthServer(opts: {
       } else if (path === "/readyz") {
         const reason = opts.readiness();
         const degraded = reason === undefined ? opts.degradation?.() : undefined;
-        if (reason === undefined) res.writeHead(200, { "content-type": "text/plain" }).end(degraded ? `ok (degraded: ${degraded})\n` : "ok\n");
-        else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${reason}\n`);
+        const verdict = reason !== undefined ? `not ready: ${reason}` : degraded ? `ok (degraded: ${degraded})` : "ok";
+        const body = [verdict, ...(opts.detail?.() ?? [])].map((line) => `${line}\n`).join("");
+        res.writeHead(reason === undefined ? 200 : 503, { "content-type": "text/plain" }).end(body);
       } else if (path === "/metrics") {
         const body = await opts.metrics.registry.metrics();
         res.writeHead(200, { "content-type": opts.metrics.registry.contentType }).end(body);

@@ -11,6 +11,7 @@ export interface Metrics {
   watchStreams: Gauge;
   watchStreamDuration: Histogram<"code">;
   sandboxes: Gauge<"phase">;
+  platformInfo: Gauge<"platform" | "version">;
 }
 
 /** `countSandboxesByPhase` is read at scrape time so the gauge never drifts from the cache. */
@@ -62,6 +63,12 @@ export function createMetrics(countSandboxesByPhase: () => Record<string, number
       help: "How long WatchSandboxes streams stayed open, by the status they ended with",
       labelNames: ["code"],
       buckets: [1, 10, 60, 300, 900, 1800, 3600, 7200, 21_600, 86_400],
+      registers: [registry],
+    }),
+    platformInfo: new Gauge({
+      name: "openshell_driver_platform_info",
+      help: "The platform the driver adapts sandboxes to (1 for the one in use), with its version where known",
+      labelNames: ["platform", "version"],
       registers: [registry],
     }),
     sandboxes: new Gauge({

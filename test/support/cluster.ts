@@ -40,19 +40,25 @@ export function kubectlJson<T = any>(args: string[]): T {
   return JSON.parse(kubectl([...args, "-o", "json"])) as T;
 }
 
-/** Each workspace mode's least-privileged identity: its ServiceAccount and the manifest that grants it. */
+/**
+ * Each workspace mode's and platform's least-privileged identity: its ServiceAccount and the
+ * manifests that grant it (a platform's rules add to shared mode's).
+ */
 export const DRIVER_IDENTITIES = {
-  shared: { serviceAccount: "openshell-driver", rbac: "deploy/rbac.yaml", kubeconfig: "driver.kubeconfig" },
-  managed: { serviceAccount: "openshell-driver-managed", rbac: "deploy/rbac-managed.yaml", kubeconfig: "driver-managed.kubeconfig" },
-  operator: { serviceAccount: "openshell-driver-operator", rbac: "deploy/rbac-operator.yaml", kubeconfig: "driver-operator.kubeconfig" },
+  shared: { serviceAccount: "openshell-driver", rbac: ["deploy/rbac.yaml"], kubeconfig: "driver.kubeconfig" },
+  managed: { serviceAccount: "openshell-driver-managed", rbac: ["deploy/rbac-managed.yaml"], kubeconfig: "driver-managed.kubeconfig" },
+  operator: { serviceAccount: "openshell-driver-operator", rbac: ["deploy/rbac-operator.yaml"], kubeconfig: "driver-operator.kubeconfig" },
+  openshift: { serviceAccount: "openshell-driver", rbac: ["deploy/rbac.yaml", "deploy/rbac-openshift.yaml"], kubeconfig: "driver-openshift.kubeconfig" },
+  kyma: { serviceAccount: "openshell-driver", rbac: ["deploy/rbac.yaml", "deploy/rbac-kyma.yaml"], kubeconfig: "driver-kyma.kubeconfig" },
 } as const;
 
-/** A token kubeconfig for the driver's ServiceAccount in `mode`, bound to exactly that mode's manifest. */
+/** A token kubeconfig for the driver's ServiceAccount in `mode`, bound to exactly that mode's manifests. */
 export function driverKubeconfig(mode: keyof typeof DRIVER_IDENTITIES = "shared"): string {
   const identity = DRIVER_IDENTITIES[mode];
   const out = join(CLUSTER_DIR, identity.kubeconfig);
+  const manifests = identity.rbac.map((file) => join(REPO, file)).join(",");
   const proc = Bun.spawnSync(
-    ["bash", join(REPO, "cluster/driver-kubeconfig.sh"), identity.serviceAccount, join(REPO, identity.rbac), out],
+    ["bash", join(REPO, "cluster/driver-kubeconfig.sh"), identity.serviceAccount, manifests, out],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (proc.exitCode !== 0) throw new Error(`driver-kubeconfig.sh failed: ${proc.stderr.toString()}`);
@@ -110,4 +116,15 @@ export function grantDriverRoleIn(namespace: string): void {
 export function kubectlGetOptional<T = any>(args: string[]): T | undefined {
   const out = kubectl(["get", ...args, "--ignore-not-found", "-o", "json"]);
   return out.trim() === "" ? undefined : (JSON.parse(out) as T);
+}
+
+/** Installs a platform flavour into the local control plane (cluster/platform.sh); `kubernetes` removes them. */
+export function installPlatformFlavour(platform: "kubernetes" | "openshift" | "kyma"): void {
+  const proc = Bun.spawnSync(["bash", join(REPO, "cluster/platform.sh"), platform], { stdout: "pipe", stderr: "pipe" });
+  if (proc.exitCode !== 0) throw new Error(`platform.sh ${platform} failed: ${proc.stderr.toString()}`);
+}
+
+/** Removes what a platform's RBAC manifest granted, so later tests run with shared mode's rules only. */
+export function revokePlatformRules(platform: "openshift" | "kyma"): void {
+  kubectl(["delete", "--ignore-not-found", "-f", join(REPO, `deploy/rbac-${platform}.yaml`)], { allowFailure: true });
 }

@@ -6,6 +6,7 @@ import { SandboxDriver } from "../../src/driver/driver";
 import { DriverError } from "../../src/driver/errors";
 import { FakeSandboxApi, sandboxCr, type FakeRequest } from "./fake-sandbox-api";
 import { makeSettings } from "./fixtures";
+import { plainKubernetes } from "./platform-fixtures";
 
 let api: FakeSandboxApi;
 const drivers: SandboxDriver[] = [];
@@ -21,7 +22,7 @@ afterEach(async () => {
 });
 
 function startDriver(): SandboxDriver {
-  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), stopTimeoutMs: 5000 });
+  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
   drivers.push(driver);
   driver.start();
   return driver;

@@ -133,6 +133,11 @@ describe("rendered Sandbox CRs match their golden files", () => {
     });
     expectGolden("workspace-opt-out", render(sandbox));
   });
+
+  test("on Garden Linux hardened nodes the pod runs seccomp and AppArmor Unconfined, beside the workspace's fsGroup", () => {
+    const settings = makeSettings({ seccompProfile: { type: "Unconfined" }, appArmorProfile: { type: "Unconfined" } });
+    expectGolden("seccomp-apparmor-unconfined", render(makeSandbox(), settings));
+  });
 });
 
 describe("renderSandbox", () => {

@@ -149,7 +149,7 @@ describe("operator workspace mode", () => {
     api.put("/api/v1/namespaces/team", { metadata: { name: "team", annotations: { "openshift.io/sa.scc.uid-range": "2000/100" } } });
     api.put("/api/v1/namespaces/openshell/secrets/client-tls", { metadata: { name: "client-tls" }, type: "kubernetes.io/tls", data: {} });
 
-    expect(await namespaces.prepare("team", "sandbox.workspace")).toEqual({ "openshift.io/sa.scc.uid-range": "2000/100" });
+    expect((await namespaces.prepare("team", "sandbox.workspace")).annotations).toEqual({ "openshift.io/sa.scc.uid-range": "2000/100" });
     expect(api.objects.has("/api/v1/namespaces/team/secrets/client-tls")).toBe(true);
     expect(api.objects.has("/api/v1/namespaces/team/secrets/regcred")).toBe(false);
 
@@ -163,9 +163,9 @@ describe("operator workspace mode", () => {
 describe("shared workspace mode", () => {
   test("sandboxes get the driver namespace's annotations; with a fixed sandbox UID the namespace is not read, as upstream", async () => {
     const { api, namespaces } = setup({ workspaceMode: "shared" });
-    expect(await namespaces.prepare("team", "sandbox.workspace")).toEqual({ "openshift.io/sa.scc.uid-range": "1000680000/10000" });
+    expect((await namespaces.prepare("team", "sandbox.workspace")).annotations).toEqual({ "openshift.io/sa.scc.uid-range": "1000680000/10000" });
     const fixed = setup({ workspaceMode: "shared", sandboxUid: 4242 });
-    expect(await fixed.namespaces.prepare("team", "sandbox.workspace")).toEqual({});
+    expect(await fixed.namespaces.prepare("team", "sandbox.workspace")).toEqual({ name: "openshell", labels: {}, annotations: {} });
     expect(fixed.api.calls).toEqual([]);
     await namespaces.ensure("team");
     await namespaces.delete("team");

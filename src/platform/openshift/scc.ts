@@ -8,6 +8,13 @@ export interface IdRange {
   max?: number | null;
 }
 
+export interface SeLinuxOptions {
+  user?: string;
+  role?: string;
+  type?: string;
+  level?: string;
+}
+
 export interface SccStrategy {
   type?: SccStrategyType | null;
   /** runAsUser only: fixed bounds instead of the namespace's range. */
@@ -17,7 +24,7 @@ export interface SccStrategy {
   /** fsGroup and supplementalGroups: fixed ranges instead of the namespace's. */
   ranges?: IdRange[] | null;
   /** seLinuxContext only. */
-  seLinuxOptions?: { user?: string; role?: string; type?: string; level?: string } | null;
+  seLinuxOptions?: SeLinuxOptions | null;
 }
 
 export interface SecurityContextConstraints {
@@ -31,7 +38,7 @@ export interface SecurityContextConstraints {
   /** `*` allows any. */
   allowedCapabilities?: string[] | null;
   defaultAddCapabilities?: string[] | null;
-  /** `ALL` drops every capability (and then none may be added). */
+  /** Added to every container's drop list; `ALL` still lets a container add an allowed one back. */
   requiredDropCapabilities?: string[] | null;
   allowHostDirVolumePlugin?: boolean | null;
   allowHostIPC?: boolean | null;
@@ -47,6 +54,8 @@ export interface SecurityContextConstraints {
   seccompProfiles?: string[] | null;
   /** Volume plugin names as SCCs spell them (`emptyDir`, `persistentVolumeClaim`, `*`…). */
   volumes?: string[] | null;
+  /** `RequirePodLevel` admits only pods with `hostUsers: false`; absent means AllowHostLevel. */
+  userNamespaceLevel?: "AllowHostLevel" | "RequirePodLevel" | null;
   users?: string[] | null;
   groups?: string[] | null;
 }
