@@ -78,7 +78,8 @@ describe("readiness", () => {
       expect(frozen).not.toBe("no answer");
       expect(frozen).toMatchObject({ status: 503 });
       // Usually the check is still waiting; the API server may also have reset the silent connection.
-      expect((frozen as { body: string }).body).toMatch(/^not ready: the Kubernetes API (has not answered for \d+ s|is unreachable: .+)\n$/);
+      // The verdict, then the platform the driver adapts to (detected before the freeze).
+      expect((frozen as { body: string }).body).toMatch(/^not ready: the Kubernetes API (has not answered for \d+ s|is unreachable: .+)\nplatform: kubernetes \(.+\)\n$/);
 
       relay.freeze(false);
       await eventually("/readyz to turn 200 again", async () => {

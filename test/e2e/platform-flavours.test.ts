@@ -5,9 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeClient, loadKubeAccess } from "../../src/kube";
 import { detectPlatform } from "../../src/platform/detect";
-import type { PlatformName } from "../../src/platform/settings";
-import { clusterState, kubectlGetOptional, kubectlJson } from "../support/cluster";
-import { CLUSTER_DIR, REPO } from "../support/paths";
+import { clusterState, installPlatformFlavour, kubectlGetOptional, kubectlJson } from "../support/cluster";
+import { CLUSTER_DIR } from "../support/paths";
 
 const SWITCH_TIMEOUT_MS = 150_000;
 const SCC_ANNOTATIONS = {
@@ -17,15 +16,6 @@ const SCC_ANNOTATIONS = {
 };
 
 let client: KubeClient;
-
-/** Runs cluster/platform.sh; returns the flavour it printed. */
-function installFlavour(name: PlatformName): string {
-  const started = performance.now();
-  const proc = Bun.spawnSync(["bash", join(REPO, "cluster/platform.sh"), name], { stdout: "pipe", stderr: "pipe" });
-  if (proc.exitCode !== 0) throw new Error(`platform.sh ${name} failed: ${proc.stderr.toString()}`);
-  console.log(`platform.sh ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return proc.stdout.toString().trim();
-}
 
 function recordedFlavour(): string | undefined {
   return /^CLUSTER_PLATFORM=(.*)$/m.exec(readFileSync(join(CLUSTER_DIR, "state.env"), "utf8"))?.[1];
@@ -40,12 +30,12 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  installFlavour("kubernetes");
+  installPlatformFlavour("kubernetes");
 }, SWITCH_TIMEOUT_MS);
 
 describe("the openshift flavour", () => {
   beforeAll(() => {
-    expect(installFlavour("openshift")).toBe("openshift");
+    expect(installPlatformFlavour("openshift")).toBe("openshift");
   }, SWITCH_TIMEOUT_MS);
 
   test("is detected as OpenShift 4.16.3 from its SCC group and ClusterVersion", async () => {
@@ -66,7 +56,7 @@ describe("the openshift flavour", () => {
 
 describe("the kyma flavour", () => {
   beforeAll(() => {
-    expect(installFlavour("kyma")).toBe("kyma");
+    expect(installPlatformFlavour("kyma")).toBe("kyma");
   }, SWITCH_TIMEOUT_MS);
 
   test("is detected as Kyma from the APIRule group and the shoot-info domain", async () => {
@@ -91,7 +81,7 @@ describe("the kyma flavour", () => {
 
 describe("the kubernetes flavour", () => {
   beforeAll(() => {
-    expect(installFlavour("kubernetes")).toBe("kubernetes");
+    expect(installPlatformFlavour("kubernetes")).toBe("kubernetes");
   }, SWITCH_TIMEOUT_MS);
 
   test("is detected as plain Kubernetes once every flavour's API group and object is gone", async () => {

@@ -118,10 +118,14 @@ export function kubectlGetOptional<T = any>(args: string[]): T | undefined {
   return out.trim() === "" ? undefined : (JSON.parse(out) as T);
 }
 
-/** Installs a platform flavour into the local control plane (cluster/platform.sh); `kubernetes` removes them. */
-export function installPlatformFlavour(platform: "kubernetes" | "openshift" | "kyma"): void {
+/**
+ * Installs a platform flavour into the local control plane (cluster/platform.sh; `kubernetes`
+ * removes the others) and returns the flavour it reports.
+ */
+export function installPlatformFlavour(platform: "kubernetes" | "openshift" | "kyma"): string {
   const proc = Bun.spawnSync(["bash", join(REPO, "cluster/platform.sh"), platform], { stdout: "pipe", stderr: "pipe" });
   if (proc.exitCode !== 0) throw new Error(`platform.sh ${platform} failed: ${proc.stderr.toString()}`);
+  return proc.stdout.toString().trim();
 }
 
 /** Removes what a platform's RBAC manifest granted, so later tests run with shared mode's rules only. */

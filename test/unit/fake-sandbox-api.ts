@@ -1,9 +1,10 @@
 // An in-memory stand-in for the parts of kube-apiserver the driver uses for sandboxes, served over
 // real HTTP so the driver's own KubeClient (deadlines, transport errors) is what talks to it.
 // Sandboxes are stored and listed by label selector (equality terms only, anything else is a
-// 400 as the real server's parse error would be); pods, events and nodes are empty lists. It can
-// be told to misbehave: refuse or fail any request, hold back sandbox watch events, commit a
-// create and then drop the connection or never answer.
+// 400 as the real server's parse error would be); pods, events and nodes are empty lists; other
+// writes are accepted and recorded with their bodies. It can be told to misbehave: refuse or fail
+// any request, hold back sandbox watch events, commit a create and then drop the connection or
+// never answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { KubeClient } from "../../src/kube";
@@ -38,6 +39,8 @@ type Obj = { metadata: { name: string; namespace: string; labels?: Record<string
 export class FakeSandboxApi {
   /** `METHOD path?query` of every request, in order. */
   readonly requests: string[] = [];
+  /** Bodies of every write that is not to a sandbox (events, platform objects, patches), in order. */
+  readonly otherWrites: { method: string; path: string; body: any }[] = [];
   readonly sandboxes = new Map<string, Obj>();
   readonly nextCreate: CreateScript[] = [];
   /** Answer with this status instead, when it returns one. */
@@ -107,10 +110,13 @@ export class FakeSandboxApi {
     const watch = url.searchParams.get("watch") === "1";
     const labelSelector = url.searchParams.get("labelSelector") ?? "";
     const route = routeOf(url.pathname);
+    if (route.resource !== "sandboxes" && req.method !== "GET") this.otherWrites.push({ method: req.method ?? "", path: url.pathname, body: body === "" ? undefined : JSON.parse(body) });
     const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector });
     if (status !== undefined) return reply(res, status, statusBody(status, "injected failure"));
     if (route.resource !== "sandboxes") {
       if (route.resource === "namespaces") return reply(res, 200, { kind: "Namespace", metadata: { name: route.name, annotations: {} } });
+      // Writes of other kinds (platform objects, annotations) are accepted as sent.
+      if (route.resource === "other" && req.method !== "GET") return reply(res, req.method === "POST" ? 201 : 200, body === "" ? {} : JSON.parse(body));
       if (route.resource === "runtimeclasses" || route.resource === "other") return reply(res, 404, statusBody(404, "not found"));
       if (watch) return this.#openWatch(res, { sandboxes: false, namespace: undefined, selector: [] });
       return reply(res, 200, { metadata: { resourceVersion: String(this.#rv) }, items: [] });
