@@ -133,7 +133,7 @@ const byteSize: Parser<number> = (raw, flag) => {
 };
 
 export const FLAGS = {
-  socket: { description: "Unix socket the gateway connects to", fallback: "/var/run/openshell-driver.sock", aliases: ["OPENSHELL_COMPUTE_DRIVER_SOCKET"], apply: server("socket", socketPath) },
+  socket: { description: "Unix socket the gateway connects to; its directory is created 0700 if missing (so a shared emptyDir holds it in a private subdirectory)", fallback: "/var/run/openshell-compute/driver/driver.sock", aliases: ["OPENSHELL_COMPUTE_DRIVER_SOCKET"], apply: server("socket", socketPath) },
   "max-request-bytes": { description: "Largest gRPC request message accepted; a larger one is refused with RESOURCE_EXHAUSTED before it is read", fallback: "4Mi", apply: server("maxRequestBytes", byteSize) },
   namespace: { description: "Namespace of Sandbox resources (shared mode) and of the Secrets copied into workspace namespaces", fallback: "openshell-system", aliases: ["OPENSHELL_SANDBOX_NAMESPACE"], apply: render("namespace", dnsLabel) },
   kubeconfig: { description: "Kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)", fallback: undefined, apply: server("kubeconfig", text) },

@@ -15,7 +15,7 @@ describe("configuration", () => {
   test("defaults give a usable config, with JSON logs when stdout is not a terminal", () => {
     const config = resolveConfig({}, {}, false);
     expect(config.server).toMatchObject({
-      socket: "/var/run/openshell-driver.sock",
+      socket: "/var/run/openshell-compute/driver/driver.sock",
       sandboxApiVersion: "auto",
       healthPort: 9090,
       logFormat: "json",
