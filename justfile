@@ -78,3 +78,20 @@ cluster-driver-kubeconfig sa rbac out:
 # Speed and memory figures → BENCHMARKS.md.
 bench: build
     bun run bench/run.ts
+
+# Run the project's pinned Helm (helm.sh/helm/v4, built once from the Go module proxy into .cache/helm): `just helm version`.
+[positional-arguments]
+helm *args:
+    bash scripts/helm.sh "$@"
+
+# helm lint --strict the chart with each profile's values (deploy/helm/openshell-driver-k8s/ci/).
+chart-lint:
+    for values in deploy/helm/openshell-driver-k8s/ci/*-values.yaml; do bash scripts/helm.sh lint --strict deploy/helm/openshell-driver-k8s -f "$values" --set crdCheck=false; done
+
+# Rewrite driver.flags in the chart's values.yaml and values.schema.json from src/config/flags.ts.
+chart-flags:
+    bun scripts/gen-chart-flags.ts
+
+# Regenerate deploy/rbac*.yaml and deploy/openshift/sandbox-scc.yaml from the chart.
+rbac-gen:
+    bash scripts/gen-rbac.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
-// Command line: serve | client. Wiring only; each command's work lives in src/cli/.
+// Command line: serve | client | doctor. Wiring only; each command's work lives in src/cli/.
 import { defineCommand, runMain, type ArgsDef } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { lineWriter, runClient } from "./cli/client";
+import { doctor, OUTPUT_FLAG, takeOutputFlag } from "./cli/doctor";
 import { serve } from "./cli/serve";
 import { ConfigError, envVarFor, FLAGS, resolveConfig, type FlagSpec } from "./config";
 
@@ -122,9 +123,31 @@ const clientCommand = defineCommand({
   },
 });
 
+const doctorCommand = defineCommand({
+  meta: { name: "doctor", description: "Check that the cluster is ready for serve with these flags; exit 1 if any check fails" },
+  args: { ...serveArgs, [OUTPUT_FLAG]: { type: "string", description: "text | json (default: text)", valueHint: "format" } },
+  async run({ rawArgs }) {
+    let config;
+    let output;
+    try {
+      const taken = takeOutputFlag(rawArgs);
+      output = taken.output;
+      config = resolveConfig(serveFlagValues(taken.rest), process.env, Boolean(process.stdout.isTTY));
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      throw err;
+    }
+    try {
+      process.exit(await doctor(config, output));
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+  },
+});
+
 const main = defineCommand({
   meta: { name: NAME, version: pkg.version, description: pkg.description },
-  subCommands: { serve: serveCommand, client: clientCommand },
+  subCommands: { serve: serveCommand, client: clientCommand, doctor: doctorCommand },
 });
 
 await runMain(main);

@@ -5,7 +5,6 @@
 
 import { stat, readFile } from "node:fs/promises";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { isIPv6 } from "node:net";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { KubeConfig, type Cluster, type User } from "@kubernetes/client-node";
@@ -40,7 +39,7 @@ export interface LoadKubeAccessOptions {
   env?: Record<string, string | undefined>;
   /** Root prepended to /var/run/secrets/kubernetes.io/serviceaccount (tests). */
   serviceAccountRoot?: string;
-  /** Home directory holding .kube/config; defaults to os.homedir(). */
+  /** Home directory holding .kube/config; defaults to $HOME of `env`. */
   home?: string;
   /** How long one exec credential plugin run may take before it is killed (the kube timeout). */
   pluginTimeoutMs?: number;
@@ -73,12 +72,18 @@ export async function loadKubeAccess(opts: LoadKubeAccessOptions = {}): Promise<
   if (envList.length > 0) return loadFromKubeconfigFiles(envList, "KUBECONFIG", plugins);
   tried.push("KUBECONFIG (not set)");
 
-  const home = opts.home ?? homedir();
-  const defaultPath = join(home, ".kube", "config");
-  if (existsSync(defaultPath)) return loadFromKubeconfigFiles([defaultPath], "default kubeconfig", plugins);
-  tried.push(`${defaultPath} (does not exist)`);
+  // `~` is $HOME, as for kubectl. os.homedir() is not asked: under an arbitrary UID (OpenShift's
+  // restricted-v2) there is no passwd entry either, and it throws "uv_os_homedir" instead.
+  const home = opts.home ?? env.HOME;
+  if (home) {
+    const defaultPath = join(home, ".kube", "config");
+    if (existsSync(defaultPath)) return loadFromKubeconfigFiles([defaultPath], "default kubeconfig", plugins);
+    tried.push(`${defaultPath} (does not exist)`);
+  } else {
+    tried.push("~/.kube/config (skipped: HOME is not set)");
+  }
 
-  throw new Error(`no Kubernetes credentials found; tried: ${tried.join("; ")}`);
+  throw new Error(`no Kubernetes credentials found; tried: ${tried.join("; ")}; pass --kubeconfig, or run in a pod with a service account`);
 }
 
 async function loadInCluster(saRoot: string, host: string, port: string): Promise<KubeAccess> {

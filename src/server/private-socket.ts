@@ -27,37 +27,48 @@ function isListening(path: string): Promise<boolean> {
   });
 }
 
+/** What `inspectSocketDirectory` found: a directory to create, one to refuse (and why), or a usable one. */
+export type SocketDirectoryState = { missing: true } | { problem: string } | { usable: true };
+
 /**
- * Makes `socketPath` ready for listen(): its parent directory exists (created 0700 when missing),
- * is a directory owned by us and not writable by others (reached through no symlink but root's or
- * ours); a stale socket of ours is removed, a live one or anything else is refused.
- * We never chmod a directory we did not create: the default parent (/var/run) is shared.
+ * Whether `parent` may hold a private socket, without changing anything: a directory owned by
+ * `uid` and not writable by others, reached through no symlink but root's or ours. Shared by
+ * `prepareSocketPath` and `doctor`, so both judge a directory by the same rules.
  */
-export async function prepareSocketPath(socketPath: string, uid = process.geteuid?.() ?? 0): Promise<void> {
-  const parent = dirname(socketPath);
+export function inspectSocketDirectory(parent: string, uid: number): SocketDirectoryState {
   let dir = lstatOrUndefined(parent);
-  if (dir === undefined) {
-    mkdirSync(parent, { recursive: true, mode: 0o700 });
-    chmodSync(parent, 0o700);
-    dir = lstatSync(parent);
-  }
+  if (dir === undefined) return { missing: true };
   if (dir.isSymbolicLink()) {
     // Distribution links such as /var/run -> /run are root's; a link anyone else owns could be
     // re-pointed under us.
     if (dir.uid !== 0 && dir.uid !== uid) {
-      throw new SocketSetupError(`socket directory ${parent} is a symlink owned by uid ${dir.uid}; refusing to use it`);
+      return { problem: `socket directory ${parent} is a symlink owned by uid ${dir.uid}; refusing to use it` };
     }
     dir = statSync(parent);
   }
-  if (!dir.isDirectory()) throw new SocketSetupError(`socket directory ${parent} is not a directory`);
-  if (dir.uid !== uid) {
-    throw new SocketSetupError(`socket directory ${parent} is owned by uid ${dir.uid}, not by this process (uid ${uid})`);
-  }
+  if (!dir.isDirectory()) return { problem: `socket directory ${parent} is not a directory` };
+  if (dir.uid !== uid) return { problem: `socket directory ${parent} is owned by uid ${dir.uid}, not by this process (uid ${uid})` };
   if ((dir.mode & 0o022) !== 0) {
-    throw new SocketSetupError(
-      `socket directory ${parent} is writable by group or others (mode ${(dir.mode & 0o777).toString(8)}); use a private directory`,
-    );
+    return { problem: `socket directory ${parent} is writable by group or others (mode ${(dir.mode & 0o777).toString(8)}); use a private directory` };
   }
+  return { usable: true };
+}
+
+/**
+ * Makes `socketPath` ready for listen(): its parent directory exists (created 0700 when missing)
+ * and passes `inspectSocketDirectory`; a stale socket of ours is removed, a live one or anything
+ * else is refused. We never chmod a directory we did not create: the default parent (/var/run) is shared.
+ */
+export async function prepareSocketPath(socketPath: string, uid = process.geteuid?.() ?? 0): Promise<void> {
+  const parent = dirname(socketPath);
+  let state = inspectSocketDirectory(parent, uid);
+  if ("missing" in state) {
+    mkdirSync(parent, { recursive: true, mode: 0o700 });
+    chmodSync(parent, 0o700);
+    state = inspectSocketDirectory(parent, uid);
+  }
+  if ("problem" in state) throw new SocketSetupError(state.problem);
+  if ("missing" in state) throw new SocketSetupError(`socket directory ${parent} disappeared while it was being created`);
 
   const existing = lstatOrUndefined(socketPath);
   if (existing === undefined) return;

@@ -1,0 +1,202 @@
+// doctor against a scripted API server: what it reports when the Sandbox CRD is missing, when a
+// permission is denied, and when the namespace's Pod Security level is too strict.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveConfig } from "../../src/config";
+import type { CheckResult } from "../../src/doctor/checks";
+import { runDoctor } from "../../src/doctor/run-checks";
+import type { KubeAccess } from "../../src/kube";
+
+interface ClusterScript {
+  /** Sandbox API versions served; empty = the CRD is not installed. */
+  sandboxVersions: string[];
+  namespaceLabels: Record<string, string>;
+  /** `verb resource namespace` triples an access review answers "not allowed". */
+  denied: Set<string>;
+  /** Sandboxes in openshell-system, as a list answers them. */
+  sandboxes: unknown[];
+  /** How a dry-run Sandbox create is answered: created, or the API server's 500 when the conversion webhook is down. */
+  conversionWebhookUp: boolean;
+}
+
+let script: ClusterScript;
+const reviews: Record<string, string>[] = [];
+let server: Server;
+let url = "";
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+function notFound(res: ServerResponse): void {
+  send(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404, message: "not found" });
+}
+
+async function readBody(req: IncomingMessage): Promise<any> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  return JSON.parse(text);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://x").pathname;
+  if (path === "/version") return send(res, 200, { major: "1", minor: "36", gitVersion: "v1.36.4" });
+  if (path === "/apis") return send(res, 200, { groups: script.sandboxVersions.length ? [{ name: "agents.x-k8s.io" }] : [] });
+  if (path === "/apis/agents.x-k8s.io") {
+    if (script.sandboxVersions.length === 0) return notFound(res);
+    return send(res, 200, { versions: script.sandboxVersions.map((version) => ({ version })) });
+  }
+  const version = /^\/apis\/agents\.x-k8s\.io\/(v1\w+)$/.exec(path)?.[1];
+  if (version && script.sandboxVersions.includes(version)) return send(res, 200, { resources: [{ name: "sandboxes" }] });
+  if (/^\/apis\/agents\.x-k8s\.io\/v1\w+\/namespaces\/[^/]+\/sandboxes$/.test(path)) {
+    if (req.method === "GET") return send(res, 200, { items: script.sandboxes });
+    if (script.conversionWebhookUp) return send(res, 201, await readBody(req));
+    const message = 'conversion webhook for agents.x-k8s.io/v1alpha1, Kind=Sandbox failed: Post "https://127.0.0.1:9443/convert": dial tcp 127.0.0.1:9443: connect: connection refused';
+    return send(res, 500, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "InternalError", code: 500, message });
+  }
+  if (path === "/api/v1/namespaces/openshell-system") return send(res, 200, { metadata: { name: "openshell-system", labels: script.namespaceLabels } });
+  if (path === "/api/v1/nodes") return send(res, 200, { items: [{ metadata: { name: "gpu-0" }, status: { allocatable: { "nvidia.com/gpu": "1" } } }] });
+  if (path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+    const attributes = (await readBody(req)).spec.resourceAttributes;
+    reviews.push(attributes);
+    const allowed = !script.denied.has(`${attributes.verb} ${attributes.resource} ${attributes.namespace ?? ""}`);
+    return send(res, 201, { status: { allowed } });
+  }
+  return notFound(res);
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => server.close());
+
+beforeEach(() => {
+  script = { sandboxVersions: ["v1beta1"], namespaceLabels: { "pod-security.kubernetes.io/enforce": "privileged" }, denied: new Set(), sandboxes: [], conversionWebhookUp: true };
+  reviews.length = 0;
+});
+
+async function doctor(flags: Record<string, string> = {}): Promise<CheckResult[]> {
+  const access: KubeAccess = { server: url, tls: { rejectUnauthorized: true }, auth: async () => ({}), describe: "scripted API server" };
+  const socket = join(mkdtempSync(join(tmpdir(), "doctor-")), "run", "driver.sock");
+  const config = resolveConfig({ platform: "kubernetes", socket, "kube-timeout": "5s", ...flags }, {}, false);
+  return runDoctor(config, { loadAccess: async () => access });
+}
+
+const named = (results: CheckResult[], name: string) => results.find((r) => r.name === name);
+
+describe("doctor against the API server", () => {
+  test("with everything in place nothing fails: one line per check, in order", async () => {
+    const results = await doctor();
+    expect(results.map((r) => [r.name, r.status])).toEqual([
+      ["credentials", "PASS"],
+      ["sandbox api", "PASS"],
+      ["sandbox controller", "WARN"],
+      ["namespace", "PASS"],
+      ["pod security", "PASS"],
+      ["rbac", "PASS"],
+      ["platform", "PASS"],
+      ["platform preflight", "PASS"],
+      ["image volume", "PASS"],
+      ["gpu nodes", "PASS"],
+      ["socket directory", "PASS"],
+    ]);
+    // With one version, no readable Deployment and no Sandbox, nothing tells whether the controller runs.
+    expect(named(results, "sandbox controller")?.detail).toStartWith("cannot tell");
+  });
+
+  test("where two Sandbox versions are served, a conversion webhook that does not answer fails the controller check", async () => {
+    script.sandboxVersions = ["v1beta1", "v1alpha1"];
+    expect(named(await doctor(), "sandbox controller")?.status).toBe("PASS");
+    script.conversionWebhookUp = false;
+    expect(named(await doctor(), "sandbox controller")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("connection refused"),
+      fix: expect.stringContaining("start the agent-sandbox controller"),
+    });
+  });
+
+  test("the newest Sandbox tells whether the controller reconciles: conditions pass, none after minutes fail", async () => {
+    const sandbox = (name: string, created: string, conditions?: unknown[]) => ({ metadata: { name, namespace: "openshell-system", creationTimestamp: created }, ...(conditions ? { status: { conditions } } : {}) });
+    script.sandboxes = [sandbox("old", "2026-01-01T00:00:00Z", [{ type: "Ready", status: "True" }]), sandbox("new", "2026-01-02T00:00:00Z", [{ type: "Ready", status: "False" }])];
+    expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "PASS", detail: expect.stringContaining("openshell-system/new (the newest) has conditions Ready=False") });
+    script.sandboxes = [sandbox("stuck", "2026-01-02T00:00:00Z")];
+    expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "FAIL", detail: expect.stringContaining("not reconciling") });
+  });
+
+  test("without the Sandbox CRD the API check fails and its fix installs agent-sandbox; the other checks still run", async () => {
+    script.sandboxVersions = [];
+    const results = await doctor();
+    expect(named(results, "sandbox api")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("the agent-sandbox CRD is not installed"),
+      fix: "kubectl apply -f https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v0.5.6/manifest.yaml",
+    });
+    expect(named(results, "rbac")?.status).toBe("PASS");
+    expect(named(results, "socket directory")?.status).toBe("PASS");
+  });
+
+  test("a forced Sandbox API version the cluster does not serve fails with --sandbox-api-version=auto as the fix", async () => {
+    const results = await doctor({ "sandbox-api-version": "v1alpha1" });
+    expect(named(results, "sandbox api")).toMatchObject({ status: "FAIL", fix: "--sandbox-api-version=auto (or v1beta1)" });
+  });
+
+  test("a denied permission fails with the rule as the manifest spells it and the manifest that grants it", async () => {
+    script.denied.add("delete sandboxes openshell-system");
+    const results = await doctor();
+    expect(named(results, "rbac delete sandboxes.agents.x-k8s.io")).toEqual({
+      name: "rbac delete sandboxes.agents.x-k8s.io",
+      status: "FAIL",
+      detail: "may not delete sandboxes.agents.x-k8s.io in namespace openshell-system, which Sandbox CRs (cache, create, stop, delete) needs",
+      fix: 'grant {apiGroups: ["agents.x-k8s.io"], resources: [sandboxes], verbs: [delete]} as deploy/rbac.yaml (Role openshell-driver) does in namespace openshell-system',
+    });
+    expect(named(results, "rbac")).toBeUndefined();
+  });
+
+  test("every verb of the configuration is asked about, each in its own review", async () => {
+    await doctor();
+    expect(reviews).toContainEqual({ verb: "delete", group: "agents.x-k8s.io", resource: "sandboxes", namespace: "openshell-system" });
+    expect(reviews).toContainEqual({ verb: "list", group: "", resource: "nodes" });
+    expect(reviews).toContainEqual({ verb: "get", group: "", resource: "namespaces", name: "openshell-system" });
+  });
+
+  test("a denied optional permission (events) is a warning that does not fail the run", async () => {
+    script.denied.add("watch events openshell-system");
+    const results = await doctor();
+    expect(named(results, "rbac watch events")?.status).toBe("WARN");
+    expect(results.some((r) => r.status === "FAIL")).toBe(false);
+  });
+
+  test("a namespace enforcing baseline fails Pod Security with the exact label command", async () => {
+    script.namespaceLabels = { "pod-security.kubernetes.io/enforce": "baseline" };
+    const results = await doctor();
+    expect(named(results, "pod security")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining('sandbox pods need privileged, but namespace "openshell-system" has pod-security.kubernetes.io/enforce=baseline'),
+      fix: "kubectl label ns openshell-system pod-security.kubernetes.io/enforce=privileged --overwrite",
+    });
+  });
+
+  test("image-volume sideload passes on an API server that serves image volumes", async () => {
+    const results = await doctor({ "supervisor-sideload": "image-volume" });
+    expect(named(results, "image volume")).toMatchObject({ status: "PASS", detail: expect.stringContaining("v1.36.4") });
+  });
+
+  test("an unreachable API server is one failed check, and the socket is still checked", async () => {
+    const gone: KubeAccess = { server: "http://127.0.0.1:1", tls: { rejectUnauthorized: true }, auth: async () => ({}), describe: "nowhere" };
+    const socket = join(mkdtempSync(join(tmpdir(), "doctor-")), "driver.sock");
+    const results = await runDoctor(resolveConfig({ socket, "kube-timeout": "2s" }, {}, false), { loadAccess: async () => gone });
+    expect(results.map((r) => [r.name, r.status])).toEqual([
+      ["credentials", "FAIL"],
+      ["socket directory", "PASS"],
+    ]);
+    expect(results[0]?.detail).toContain("cluster checks skipped");
+  });
+});
