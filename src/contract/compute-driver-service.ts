@@ -1,15 +1,9 @@
 // The gRPC face of the driver: request checks, delegation, and error → status mapping.
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import {
-  ComputeDriver,
-  DeleteSandboxResponseSchema,
-  GetCapabilitiesResponseSchema,
-  GetSandboxResponseSchema,
-  ListSandboxesResponseSchema,
-  type DriverSandbox,
-} from "../gen/compute_driver_pb";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ComputeDriver, DeleteSandboxResponseSchema, GetCapabilitiesResponseSchema, type DriverSandbox } from "../gen/compute_driver_pb";
 import type { SandboxDriver } from "../driver/driver";
+import type { ReplyCodec } from "../driver/encoded-sandboxes";
 import { checkDns1123Label } from "../sandbox/dns";
 import { toConnectError } from "./errors";
 
@@ -36,6 +30,14 @@ function requireWorkspace(workspace: string): void {
   if (workspace === "") throw new ConnectError("workspace: required", Code.InvalidArgument);
   const problem = checkDns1123Label(workspace);
   if (problem) throw new ConnectError(`workspace: ${problem}`, Code.InvalidArgument);
+}
+
+/**
+ * Binary codecs write the driver's pre-encoded sandboxes as they are; JSON codecs (Connect JSON,
+ * gRPC(-web)+json) drop unknown fields, so they get the messages built the normal way.
+ */
+function replyCodec(ctx: HandlerContext): ReplyCodec {
+  return ctx.requestHeader.get("content-type")?.includes("json") ? "json" : "binary";
 }
 
 /** Wraps a handler so anything it throws reaches the client as a proper gRPC status. */
@@ -68,8 +70,8 @@ export function computeDriverService(identity: DriverIdentity, driver: DriverPro
       await driver().create(requireSandbox(req.sandbox));
       return {};
     }),
-    getSandbox: mapped(async (req) => create(GetSandboxResponseSchema, { sandbox: await driver().get(requireId(req.sandboxId)) })),
-    listSandboxes: mapped(() => create(ListSandboxesResponseSchema, { sandboxes: driver().list() })),
+    getSandbox: mapped((req, ctx) => driver().getReply(requireId(req.sandboxId), replyCodec(ctx))),
+    listSandboxes: mapped((_req, ctx) => driver().listReply(replyCodec(ctx))),
     stopSandbox: mapped(async (req, ctx) => {
       await driver().stopSandbox(requireId(req.sandboxId), ctx.signal);
       return {};
@@ -83,7 +85,7 @@ export function computeDriverService(identity: DriverIdentity, driver: DriverPro
     ),
     async *watchSandboxes(_req, ctx) {
       try {
-        yield* driver().watch(ctx.signal);
+        yield* driver().watch(ctx.signal, replyCodec(ctx));
       } catch (err) {
         throw toConnectError(err);
       }

@@ -1,13 +1,22 @@
 // The driver once it is connected to a cluster: validation, the cache-backed reads, the writes,
 // the workspace namespaces and the watch fan-out, composed. The gRPC layer only checks request
 // shape and maps errors.
-import type { DriverSandbox, WatchSandboxesEvent } from "../gen/compute_driver_pb";
+import { create } from "@bufbuild/protobuf";
+import {
+  GetSandboxResponseSchema,
+  ListSandboxesResponseSchema,
+  type DriverSandbox,
+  type GetSandboxResponse,
+  type ListSandboxesResponse,
+  type WatchSandboxesEvent,
+} from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
 import { logger } from "../log";
 import type { PlatformAdapter } from "../platform/types";
 import { checkSandboxId } from "../sandbox/sandbox-id";
 import type { RenderSettings } from "../sandbox/settings";
 import { CreatePreflight } from "./create-preflight";
+import { getResponse, listResponse, type EncodedSandbox, type ReplyCodec } from "./encoded-sandboxes";
 import { DriverError } from "./errors";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxCreator } from "./sandbox-create";
@@ -81,6 +90,17 @@ export class SandboxDriver {
    * its record of a sandbox on NOT_FOUND.
    */
   async get(sandboxId: string): Promise<DriverSandbox> {
+    const found = await this.#find(sandboxId);
+    return "cr" in found ? found.sandbox : found;
+  }
+
+  /** Get's reply, written from the cached bytes when the cache holds the sandbox. */
+  async getReply(sandboxId: string, codec: ReplyCodec): Promise<GetSandboxResponse> {
+    const found = await this.#find(sandboxId);
+    return "cr" in found ? getResponse(found, codec) : create(GetSandboxResponseSchema, { sandbox: found });
+  }
+
+  async #find(sandboxId: string): Promise<EncodedSandbox | DriverSandbox> {
     checkSandboxId(sandboxId, SANDBOX_ID_FIELD);
     const cached = this.cache.get(sandboxId);
     if (cached) return cached;
@@ -102,11 +122,27 @@ export class SandboxDriver {
     throw new DriverError("NotFound", `sandbox ${sandboxId} not found`);
   }
 
-  list(): DriverSandbox[] {
-    if (!this.cache.hasSynced()) {
-      throw new DriverError("Unavailable", `sandbox cache is not ready: ${this.cache.problem() ?? "syncing"}`);
+  /** By CR name, then namespace. Before the Sandbox CRs are cached, as the API server has them. */
+  async list(): Promise<DriverSandbox[]> {
+    if (this.cache.sandboxesSynced()) return this.cache.list();
+    return this.#listLive();
+  }
+
+  /** List's reply, written from the cached bytes once the Sandbox CRs are cached. */
+  async listReply(codec: ReplyCodec): Promise<ListSandboxesResponse> {
+    if (this.cache.sandboxesSynced()) return listResponse(this.cache.listEncoded(), codec);
+    return create(ListSandboxesResponseSchema, { sandboxes: await this.#listLive() });
+  }
+
+  async #listLive(): Promise<DriverSandbox[]> {
+    try {
+      return await this.cache.listLive();
+    } catch (err) {
+      throw new DriverError(
+        "Unavailable",
+        `cannot list sandboxes: the cache has not loaded them yet${this.#cacheState()} and the API server could not be asked (${(err as Error).message})`,
+      );
     }
-    return this.cache.list();
   }
 
   async stopSandbox(sandboxId: string, signal: AbortSignal): Promise<void> {
@@ -134,9 +170,10 @@ export class SandboxDriver {
     return this.#namespaces.delete(workspace);
   }
 
-  async *watch(signal: AbortSignal): AsyncGenerator<WatchSandboxesEvent> {
-    await this.cache.waitForSync(signal);
-    yield* this.hub.subscribe(() => this.cache.snapshotEvents(), signal);
+  /** Opens once the Sandbox CRs are cached; pods fill in as they arrive, as changes. */
+  async *watch(signal: AbortSignal, codec: ReplyCodec): AsyncGenerator<WatchSandboxesEvent> {
+    await this.cache.waitForSandboxes(signal);
+    yield* this.hub.subscribe(() => this.cache.snapshotEvents(codec), signal, codec);
   }
 
   #cacheState(): string {

@@ -1,7 +1,8 @@
 // The Kubernetes Events of one namespace as a stream, keeping none of them. Events cannot be
 // selected by label, so an informer would hold every Event of the namespace (other workloads'
 // included) in memory; platform events only need each event once, as it happens. So: list once
-// for a resourceVersion (passing the listed events on only when asked to catch up), then watch
+// for a resourceVersion (passing the listed events on only when asked to catch up, then in one
+// LIST from the watch cache, as the informer does), then watch
 // from it; re-watch from the last resourceVersion after a stream ends or breaks (with jittered
 // backoff, and a watchdog for silent streams); after 410 Gone list again for a fresh
 // resourceVersion, without replaying what was listed: events missed in such a gap are lost, as
@@ -12,13 +13,13 @@
 import type { CoreV1Event } from "@kubernetes/client-node";
 import { isKubeApiError, retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff, type KubeClient } from "../kube";
 import { errorFromStatusObject } from "../kube/errors";
+import { listInitialState } from "../kube/initial-list";
 import { logger } from "../log";
 import { eventsPath } from "./kube-paths";
 
 const log = logger("cache");
 
 const RESOURCE = "events";
-const PAGE_SIZE = 500;
 
 export interface EventStreamOptions {
   client: KubeClient;
@@ -33,8 +34,7 @@ export interface EventStreamOptions {
 }
 
 interface EventList {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: CoreV1Event[];
+  metadata?: { resourceVersion?: string };
 }
 
 type WatchEnd = "timeout" | "gone" | "stall" | "stopped";
@@ -104,24 +104,20 @@ export class EventStream {
 
   async #list(signal: AbortSignal): Promise<void> {
     const { client, namespace } = this.#opts;
-    // The first list is history unless catching up; later lists are only for a resourceVersion.
+    // The first list is history unless catching up; later lists are only for a resourceVersion,
+    // which one event read from etcd gives (older watch caches ignore a limit and send them all).
     const passOn = !this.#listed && this.#opts.catchUp;
-    let cont: string | undefined;
     let resourceVersion: string | undefined;
-    do {
-      const page = await client.request<EventList>({
-        verb: "list",
-        path: eventsPath(namespace),
-        resource: RESOURCE,
-        namespace,
-        signal,
-        query: { limit: passOn ? PAGE_SIZE : 1, continue: cont },
-      });
+    if (passOn) {
+      const listed = await listInitialState<CoreV1Event>({ client, resource: RESOURCE, namespace, listPath: eventsPath(namespace), freshness: "cached", signal });
+      if (!listed) return;
+      for (const event of listed.items) this.#deliver(event, true);
+      resourceVersion = listed.resourceVersion;
+    } else {
+      const page = await client.request<EventList>({ verb: "list", path: eventsPath(namespace), resource: RESOURCE, namespace, signal, query: { limit: 1 } });
       if (signal.aborted) return;
-      if (passOn) for (const event of page.items ?? []) this.#deliver(event, true);
       resourceVersion = page.metadata?.resourceVersion;
-      cont = passOn ? page.metadata?.continue || undefined : undefined;
-    } while (cont !== undefined);
+    }
     this.#resourceVersion = resourceVersion;
     this.#listed = true;
     this.#recovered();

@@ -1,24 +1,27 @@
 // The driver's view of the cluster: one list+watch each for Sandbox CRs and their pods (in the
 // driver's namespace in shared mode, cluster-wide by label selector otherwise) and the Events of
 // the namespaces holding sandboxes. Get/List read from here; every change is turned into
-// WatchSandboxes events for the hub. Observation is a pure function of (CR, pod), so a snapshot is
-// re-sent only when what the gateway would see actually changed. Sandboxes and pods are the
-// cache; Events are an add-on stream: without them (no RBAC, a failing watch) everything else is
-// served, only platform events are missing.
-import { create, equals } from "@bufbuild/protobuf";
+// WatchSandboxes events for the hub. A sandbox is observed (a pure function of CR and pod) and
+// encoded here only, when its CR or pod changes, and only a change of what the gateway would see
+// is sent; Get, List and a new watch's state write the kept bytes (encoded-sandboxes.ts).
+// Sandboxes and pods are the cache; Events are an add-on stream: without them (no RBAC, a failing
+// watch) everything else is served, only platform events are missing.
+//
+// "Serving" is not "ready": reads are served once the Sandbox CRs are listed (a sandbox whose pod
+// is not cached yet is observed without it and sent again when the pod arrives), while /readyz
+// says ready only once pods are listed too and both watches are healthy.
+import { create } from "@bufbuild/protobuf";
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
-import {
-  DriverSandboxSchema,
-  WatchSandboxesEventSchema,
-  type DriverSandbox,
-  type WatchSandboxesEvent,
-} from "../gen/compute_driver_pb";
+import { WatchSandboxesEventSchema, type DriverSandbox, type WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import { Informer, type InformerEvent, type KubeClient } from "../kube";
 import { logger } from "../log";
 import { managedSelector, observeSandbox, platformEventFor, sandboxIdOf, type SandboxResource } from "../sandbox";
+import type { ObservableSandbox } from "../sandbox/observe";
 import type { RenderSettings } from "../sandbox/settings";
+import { EncodedSandboxes, compareCrKeys, sandboxEvent, type EncodedSandbox, type ReplyCodec } from "./encoded-sandboxes";
 import { EventWatches } from "./event-watches";
 import { lookupNamespace, podsPath, sandboxesPath } from "./kube-paths";
+import { slimPod, slimSandbox, type CachedPod, type CachedSandbox } from "./slim-objects";
 import type { WatchHub } from "./watch-hub";
 
 const log = logger("cache");
@@ -35,8 +38,12 @@ const NO_NAMES: ReadonlyMap<string, string> = new Map();
 
 export class SandboxCache {
   readonly #hub: WatchHub;
-  readonly #sandboxes: Informer<SandboxResource>;
-  readonly #pods: Informer<V1Pod>;
+  readonly #client: KubeClient;
+  readonly #scope: string | undefined;
+  readonly #sandboxesPath: string;
+  readonly #selector: string;
+  readonly #sandboxes: Informer<SandboxResource, CachedSandbox>;
+  readonly #pods: Informer<V1Pod, CachedPod>;
   readonly #events: EventWatches;
   /** Shared mode's one namespace, whose Events are watched all along; otherwise they follow the sandboxes. */
   readonly #fixedEventsNamespace: string | undefined;
@@ -44,33 +51,39 @@ export class SandboxCache {
   readonly #podById = new Map<string, ObjectKey>();
   readonly #idByCrName: NameIndex = new Map();
   readonly #idByPodName: NameIndex = new Map();
-  /** The last snapshot sent to streams for each sandbox id. */
-  readonly #lastSent = new Map<string, DriverSandbox>();
+  /** What Get, List and Watch serve: each sandbox's state as last sent to streams, encoded. */
+  readonly #encoded = new EncodedSandboxes();
 
   constructor(client: KubeClient, settings: RenderSettings, hub: WatchHub) {
     this.#hub = hub;
+    this.#client = client;
     const scope = lookupNamespace(settings);
     const selector = managedSelector(settings.gatewayId);
-    this.#sandboxes = new Informer<SandboxResource>({
+    this.#scope = scope;
+    this.#sandboxesPath = sandboxesPath(settings.apiVersion, scope);
+    this.#selector = selector;
+    this.#sandboxes = new Informer<SandboxResource, CachedSandbox>({
       client,
       resource: "sandboxes",
-      listPath: sandboxesPath(settings.apiVersion, scope),
+      listPath: this.#sandboxesPath,
       labelSelector: selector,
+      transform: slimSandbox,
       onEvent: (ev) => this.#onSandbox(ev),
     });
-    this.#pods = new Informer<V1Pod>({
+    this.#pods = new Informer<V1Pod, CachedPod>({
       client,
       resource: "pods",
       listPath: podsPath(scope),
       labelSelector: selector,
+      transform: slimPod,
       onEvent: (ev) => this.#onPod(ev),
     });
     this.#events = new EventWatches(client, (namespace, ev, catchingUp) => this.#onKubeEvent(namespace, ev, catchingUp));
     this.#fixedEventsNamespace = scope;
   }
 
-  /** Pods first, so a CR's first snapshot already sees its pod when both exist. */
-  get #informers(): [string, Informer<SandboxResource> | Informer<V1Pod>][] {
+  /** Pods first, so a CR's first snapshot sees its pod when the pod list is back first. */
+  get #informers(): [string, Informer<SandboxResource, CachedSandbox> | Informer<V1Pod, CachedPod>][] {
     return [
       ["pods", this.#pods],
       ["sandboxes", this.#sandboxes],
@@ -86,9 +99,13 @@ export class SandboxCache {
     await Promise.all([...this.#informers.map(([, informer]) => informer.stop()), this.#events.stopAll()]);
   }
 
-  /** Sandboxes and pods listed at least once; Events are not waited for. */
-  hasSynced(): boolean {
-    return this.#informers.every(([, informer]) => informer.hasSynced());
+  /** Sandbox CRs listed at least once: enough to serve Get, List and Watch (see the top of the file). */
+  sandboxesSynced(): boolean {
+    return this.#sandboxes.hasSynced();
+  }
+
+  waitForSandboxes(signal?: AbortSignal): Promise<void> {
+    return this.#sandboxes.waitForSync(signal);
   }
 
   /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. Events never count. */
@@ -107,53 +124,84 @@ export class SandboxCache {
     return this.#events.problem();
   }
 
+  /** Sandboxes and pods listed at least once; Events are not waited for. */
   async waitForSync(signal?: AbortSignal): Promise<void> {
     await Promise.all(this.#informers.map(([, informer]) => informer.waitForSync(signal)));
   }
 
   /** The sandbox as cached; undefined is a miss, not proof of absence (see SandboxDriver.get). */
-  get(sandboxId: string): DriverSandbox | undefined {
-    const key = this.#crById.get(sandboxId);
-    const cr = key && this.#sandboxes.get(key.namespace, key.name);
-    const observed = cr && this.observe(cr);
-    return observed?.id === sandboxId ? observed : undefined;
+  get(sandboxId: string): EncodedSandbox | undefined {
+    return this.#encoded.get(sandboxId);
   }
 
+  /** Every cached sandbox, by CR name then namespace. */
   list(): DriverSandbox[] {
+    return this.#encoded.ordered().map((entry) => entry.sandbox);
+  }
+
+  /** Every cached sandbox with its encoding, by CR name then namespace. */
+  listEncoded(): readonly EncodedSandbox[] {
+    return this.#encoded.ordered();
+  }
+
+  /** The current state as `sandbox` events, the first thing every new watch stream receives. */
+  snapshotEvents(codec: ReplyCodec): WatchSandboxesEvent[] {
+    return this.#encoded.ordered().map((entry) => sandboxEvent(entry, codec));
+  }
+
+  /**
+   * This gateway's sandboxes as the API server has them now, in List order, for a List that
+   * comes before the Sandbox CRs are cached: a label-selected LIST, observed with whatever pods
+   * are cached. One per id, as in the cache.
+   */
+  async listLive(): Promise<DriverSandbox[]> {
+    const crs = await this.#client.listAll<SandboxResource>({
+      path: this.#sandboxesPath,
+      query: { labelSelector: this.#selector },
+      resource: "sandboxes.agents.x-k8s.io",
+      ...(this.#scope === undefined ? {} : { namespace: this.#scope }),
+    });
+    const located = crs.flatMap((cr) => {
+      const key = keyOf(cr);
+      return key ? [{ cr, key }] : [];
+    });
+    const seen = new Set<string>();
     const out: DriverSandbox[] = [];
-    for (const cr of this.#sandboxes.list()) {
+    for (const { cr } of located.sort((a, b) => compareCrKeys(a.key, b.key))) {
       const observed = this.observe(cr);
-      if (observed) out.push(observed);
+      if (!observed || seen.has(observed.id)) continue;
+      seen.add(observed.id);
+      out.push(observed);
     }
     return out;
   }
 
-  /** The current state as `sandbox` events, the first thing every new watch stream receives. */
-  snapshotEvents(): WatchSandboxesEvent[] {
-    return this.list().map((sandbox) => sandboxEvent(sandbox));
-  }
-
-  #podFor(sandboxId: string): V1Pod | undefined {
+  #podFor(sandboxId: string): CachedPod | undefined {
     const key = this.#podById.get(sandboxId);
     return key && this.#pods.get(key.namespace, key.name);
   }
 
   /** What the gateway sees of `cr` (cached, or just read from the API server) with its cached pod. */
-  observe(cr: SandboxResource): DriverSandbox | undefined {
+  observe(cr: ObservableSandbox): DriverSandbox | undefined {
     const id = sandboxIdOf(cr);
     return observeSandbox(cr, id === undefined ? undefined : this.#podFor(id));
   }
 
+  /** The one place sandboxes are observed: after every change to the CR or pod of `sandboxId`. */
   #publishIfChanged(sandboxId: string): void {
-    const snapshot = this.get(sandboxId);
-    if (!snapshot) return;
-    const previous = this.#lastSent.get(sandboxId);
-    if (previous && equals(DriverSandboxSchema, previous, snapshot)) return;
-    this.#lastSent.set(sandboxId, snapshot);
-    this.#hub.publish(sandboxEvent(snapshot));
+    const key = this.#crById.get(sandboxId);
+    const cr = key && this.#sandboxes.get(key.namespace, key.name);
+    const observed = cr && this.observe(cr);
+    if (!key || observed?.id !== sandboxId) {
+      // Not (or no longer) a sandbox of this gateway, e.g. its managed-by label was removed.
+      this.#encoded.delete(sandboxId);
+      return;
+    }
+    const changed = this.#encoded.set(sandboxId, observed, key);
+    if (changed) this.#hub.publish(sandboxEvent(changed, "json"), sandboxEvent(changed, "binary"));
   }
 
-  #onSandbox(ev: InformerEvent<SandboxResource>): void {
+  #onSandbox(ev: InformerEvent<CachedSandbox>): void {
     if (ev.type === "synced") return;
     const id = sandboxIdOf(ev.object);
     const key = keyOf(ev.object);
@@ -172,7 +220,7 @@ export class SandboxCache {
         return;
       }
       this.#crById.delete(id);
-      this.#lastSent.delete(id);
+      this.#encoded.delete(id);
       log.debug("sandbox deleted", { sandboxId: id, ...key });
       this.#hub.publish(create(WatchSandboxesEventSchema, { payload: { case: "deleted", value: { sandboxId: id } } }));
       return;
@@ -183,7 +231,7 @@ export class SandboxCache {
     this.#publishIfChanged(id);
   }
 
-  #onPod(ev: InformerEvent<V1Pod>): void {
+  #onPod(ev: InformerEvent<CachedPod>): void {
     if (ev.type === "synced") return;
     const id = sandboxIdOf(ev.object);
     const key = keyOf(ev.object);
@@ -254,8 +302,4 @@ function unindex(names: NameIndex, key: ObjectKey): void {
   const inNamespace = names.get(key.namespace);
   inNamespace?.delete(key.name);
   if (inNamespace?.size === 0) names.delete(key.namespace);
-}
-
-function sandboxEvent(sandbox: DriverSandbox): WatchSandboxesEvent {
-  return create(WatchSandboxesEventSchema, { payload: { case: "sandbox", value: { sandbox } } });
 }

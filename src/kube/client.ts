@@ -320,12 +320,16 @@ async function* readNdjson<E>(
       }
       if (chunk.done) break;
       buf += decoder.decode(chunk.value, { stream: true });
+      // One cut per chunk: a streaming list's chunk holds hundreds of events, and cutting the
+      // rest off after each would copy it hundreds of times.
+      let start = 0;
       let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
+      while ((nl = buf.indexOf("\n", start)) >= 0) {
+        const line = buf.slice(start, nl).trim();
+        start = nl + 1;
         if (line !== "") yield parseEvent<E>(line, ctx);
       }
+      buf = buf.slice(start);
     }
     buf += decoder.decode();
     if (buf.trim() !== "") yield parseEvent<E>(buf.trim(), ctx);

@@ -13,5 +13,5 @@ export {
   type WatchEventType,
   type WatchRequest,
 } from "./client";
-export { Informer, type InformerEvent, type InformerOptions, type ObjectMetaLike, type RestartReason } from "./informer";
+export { Informer, type InformerEvent, type InformerOptions, type InitialSync, type ObjectMetaLike, type RestartReason } from "./informer";
 export { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";

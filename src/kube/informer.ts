@@ -1,15 +1,20 @@
-// client-go's reflector + store, small: LIST into a local cache, WATCH from the list's
-// resourceVersion, relist (diffed against the cache) on 410 Gone, re-watch with jittered backoff
-// on anything else, and a watchdog for streams that go silent without closing (a dead NAT entry
-// or a half-open TCP connection never errors on its own). Unlike client-go, the retry delay stays
-// short while the API server is down or starting, so watches follow it back within a second or two
-// rather than after a 30 s backoff, and the informer is healthy again as soon as a watch is
+// client-go's reflector + store, small: learn the collection's current state into a local cache,
+// watch from there, relearn it (diffed against the cache) on 410 Gone, re-watch with jittered
+// backoff on anything else, and a watchdog for streams that go silent without closing (a dead NAT
+// entry or a half-open TCP connection never errors on its own). Unlike client-go, the retry delay
+// stays short while the API server is down or starting, so watches follow it back within a second
+// or two rather than after a 30 s backoff, and the informer is healthy again as soon as a watch is
 // accepted, not at the next event (which a quiet namespace may never send).
+//
+// The current state comes from the API server's watch cache, not etcd: as a streaming list
+// (streaming-list.ts), and where the server does not serve one, as one LIST (initial-list.ts).
 
 import { logger } from "../log";
 import type { KubeClient, KubeObserver, WatchEvent } from "./client";
 import { KubeApiError, errorFromStatusObject, isKubeApiError } from "./errors";
+import { listInitialState, type ListFreshness } from "./initial-list";
 import { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";
+import { InitialEvents, STREAMING_LIST_QUERY, StreamingListUnserved, refusesStreamingList } from "./streaming-list";
 
 const log = logger("kube");
 
@@ -23,7 +28,15 @@ export type InformerEvent<T> =
 
 export type RestartReason = "timeout" | "gone" | "error" | "stall";
 
-export interface InformerOptions<T> {
+/**
+ * How the informer learns the current state. `streaming`: a streaming list, falling back to `list`
+ * for good once the server shows it does not serve one. `list`: one LIST from the watch cache.
+ * `paged`: LIST pages of `pageSize` at the latest resourceVersion (the slowest at scale: 10 s for
+ * 10,000 objects where one LIST took 2 s), for a caller that must not have one large response.
+ */
+export type InitialSync = "streaming" | "list" | "paged";
+
+export interface InformerOptions<T, S = T> {
   client: KubeClient;
   /** Name for messages and metrics, e.g. "sandboxes.agents.x-k8s.io". */
   resource: string;
@@ -31,41 +44,52 @@ export interface InformerOptions<T> {
   listPath: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** limit per LIST page; 0 or unset = 500. */
+  /** Default "streaming". */
+  initialSync?: InitialSync;
+  /** limit per LIST page with initialSync "paged"; 0 or unset = 500. */
   pageSize?: number;
+  /**
+   * A streaming list with no event for this long before its initial-events-end bookmark is taken
+   * as a server that ignores sendInitialEvents (it never sends that bookmark). Default 10 s.
+   */
+  initialEventsTimeoutMs?: number;
   /** Server-side watch timeoutSeconds before ±20% jitter. Default 300. */
   watchTimeoutSeconds?: number;
   /** Re-watch if nothing (not even a BOOKMARK) arrives for this long. Default timeoutSeconds + 60 s. */
   inactivityMs?: number;
   backoff?: Backoff;
-  onEvent?: (ev: InformerEvent<T>) => void;
+  /**
+   * Applied to every object as it arrives, before it is cached or passed to onEvent (e.g. to keep
+   * only the fields the caller reads). The result must keep metadata.name, namespace, uid and
+   * resourceVersion: the cache is keyed by them and relists are diffed by them.
+   */
+  transform?: (obj: T) => S;
+  onEvent?: (ev: InformerEvent<S>) => void;
   /** Metrics hooks; defaults to the observer the client was built with. */
   observer?: KubeObserver;
 }
 
-
-interface ListResponse<T> {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: T[];
-}
-
-type WatchOutcome = RestartReason | "stopped";
+type WatchOutcome = RestartReason | "stopped" | "unstreamed";
 
 /** Raised inside a watch to turn a 410 (at start or in-stream) into a relist. */
 class GoneSignal extends Error {}
 
-export class Informer<T extends ObjectMetaLike> {
-  private readonly opts: InformerOptions<T>;
-  private readonly cache = new Map<string, T>();
+export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
+  private readonly opts: InformerOptions<T, S>;
+  private readonly cache = new Map<string, S>();
+  private readonly transform: (obj: T) => S;
   private resourceVersion: string | undefined;
+  private streaming: boolean;
   private synced = false;
   private error: string | undefined;
   private stopCtrl: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private syncWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
 
-  constructor(opts: InformerOptions<T>) {
+  constructor(opts: InformerOptions<T, S>) {
     this.opts = opts;
+    this.transform = opts.transform ?? ((obj: T) => obj as unknown as S);
+    this.streaming = (opts.initialSync ?? "streaming") === "streaming";
   }
 
   start(): void {
@@ -90,11 +114,11 @@ export class Informer<T extends ObjectMetaLike> {
     return this.synced;
   }
 
-  list(): T[] {
+  list(): S[] {
     return [...this.cache.values()];
   }
 
-  get(namespace: string, name: string): T | undefined {
+  get(namespace: string, name: string): S | undefined {
     return this.cache.get(cacheKey(namespace, name));
   }
 
@@ -128,26 +152,32 @@ export class Informer<T extends ObjectMetaLike> {
 
   private async run(signal: AbortSignal): Promise<void> {
     let attempt = 0;
-    let needList = true;
+    // Until the first sync a cached list is fresh enough; after a 410 it must not go back in time.
+    let freshness: ListFreshness = this.opts.initialSync === "paged" ? "paged" : "cached";
+    let needSync = true;
     while (!signal.aborted) {
       let reason: RestartReason;
       let wait = false;
       let failure: unknown;
       try {
-        if (needList) {
-          await this.relist(signal);
-          needList = false;
+        if (needSync && !this.streaming) {
+          await this.relist(signal, freshness);
+          needSync = false;
           attempt = 0;
           if (signal.aborted) break;
         }
+        const streamed = needSync;
         const started = performance.now();
-        const { outcome, events } = await this.watchOnce(signal, () => {
+        const { outcome, events } = await this.watchOnce(signal, streamed, (initialStateDone) => {
           attempt = 0;
+          if (initialStateDone) needSync = false;
         });
         if (outcome === "stopped") break;
+        if (outcome === "unstreamed") continue;
         reason = outcome;
         if (outcome === "gone") {
-          needList = true;
+          needSync = true;
+          if (freshness === "cached") freshness = "latest";
           log.debug(`watch ${this.opts.resource}: resourceVersion expired, relisting`);
         } else if (outcome === "stall") {
           this.error = `watch ${this.opts.resource}: no event or bookmark for ${this.inactivityMs(this.watchTimeout()) / 1000}s; re-watching`;
@@ -164,13 +194,13 @@ export class Informer<T extends ObjectMetaLike> {
         if (err instanceof GoneSignal || isKubeApiError(err, 410)) {
           // A 410 while listing (a page's continue token expired): start the list over.
           reason = "gone";
-          needList = true;
+          needSync = true;
         } else {
           failure = err;
           this.error = describe(err);
           log.warn(`${this.error}; retrying`);
           wait = true;
-          if (this.resourceVersion === undefined) needList = true;
+          if (this.resourceVersion === undefined) needSync = true;
         }
       }
       this.reportRestart(reason);
@@ -181,48 +211,31 @@ export class Informer<T extends ObjectMetaLike> {
     }
   }
 
-  private async relist(signal: AbortSignal): Promise<void> {
+  private async relist(signal: AbortSignal, freshness: ListFreshness): Promise<void> {
     const { client, listPath, resource } = this.opts;
-    const limit = this.opts.pageSize && this.opts.pageSize > 0 ? this.opts.pageSize : 500;
-    const items: T[] = [];
-    let cont: string | undefined;
-    let rv: string | undefined;
-    let paged = true;
-    do {
-      let page: ListResponse<T>;
-      try {
-        page = await client.request<ListResponse<T>>({
-          verb: "list",
-          path: listPath,
-          resource,
-          signal,
-          query: {
-            labelSelector: this.opts.labelSelector,
-            fieldSelector: this.opts.fieldSelector,
-            ...(paged ? { limit } : {}),
-            continue: cont,
-          },
-        });
-      } catch (err) {
-        if (cont !== undefined && isKubeApiError(err, 410)) {
-          // The continue token expired mid-list; fall back to one unpaged list, as client-go does.
-          items.length = 0;
-          cont = undefined;
-          paged = false;
-          continue;
-        }
-        throw err;
-      }
-      if (signal.aborted) return;
-      items.push(...(page.items ?? []));
-      rv = page.metadata?.resourceVersion;
-      cont = page.metadata?.continue || undefined;
-    } while (cont !== undefined);
-
+    const listed = await listInitialState<T>({
+      client,
+      resource,
+      listPath,
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      freshness,
+      ...(this.opts.pageSize && this.opts.pageSize > 0 ? { pageSize: this.opts.pageSize } : {}),
+      signal,
+    });
+    if (!listed) return;
     this.recovered();
+    const fresh = new Map<string, S>();
+    for (const item of listed.items) {
+      const obj = this.transform(item);
+      fresh.set(keyOf(obj), obj);
+    }
+    this.replace(fresh, listed.resourceVersion);
+  }
+
+  /** Makes `fresh` the cache, reporting the difference, then reports synced. */
+  private replace(fresh: Map<string, S>, rv: string | undefined): void {
     this.resourceVersion = rv;
-    const fresh = new Map<string, T>();
-    for (const item of items) fresh.set(keyOf(item), item);
     for (const [key, old] of [...this.cache]) {
       const now = fresh.get(key);
       // Same name but a new uid: the old object was deleted while we were not watching.
@@ -241,10 +254,18 @@ export class Informer<T extends ObjectMetaLike> {
     this.emit({ type: "synced" });
     for (const w of this.syncWaiters) w.resolve();
     this.syncWaiters.clear();
-    log.debug(`list ${resource}: ${items.length} objects at resourceVersion ${rv ?? "(none)"}`);
+    log.debug(`sync ${this.opts.resource}: ${fresh.size} objects at resourceVersion ${rv ?? "(none)"}`);
   }
 
-  private async watchOnce(stop: AbortSignal, onProgress: () => void): Promise<{ outcome: WatchOutcome; events: number }> {
+  /**
+   * One watch until it ends. With `streamed`, it is a streaming list: it gathers the initial
+   * state, makes it the cache at the initial-events-end bookmark, then carries on as a plain watch.
+   */
+  private async watchOnce(
+    stop: AbortSignal,
+    streamed: boolean,
+    onProgress: (initialStateDone: boolean) => void,
+  ): Promise<{ outcome: WatchOutcome; events: number }> {
     const timeoutSeconds = this.watchTimeout();
     const inactivityMs = this.inactivityMs(timeoutSeconds);
     const ctrl = new AbortController();
@@ -255,6 +276,15 @@ export class Informer<T extends ObjectMetaLike> {
       stalled = true;
       ctrl.abort();
     }, inactivityMs);
+    let initial = streamed ? new InitialEvents<T, S>(this.transform, keyOf) : undefined;
+    let unserved: string | undefined;
+    const quietMs = this.opts.initialEventsTimeoutMs ?? 10_000;
+    const quietTimer = streamed
+      ? setTimeout(() => {
+          unserved = `no initial-events-end bookmark, and no event for ${quietMs / 1000}s`;
+          ctrl.abort();
+        }, quietMs)
+      : undefined;
     let events = 0;
     try {
       const stream = this.opts.client.watch<T>({
@@ -264,7 +294,7 @@ export class Informer<T extends ObjectMetaLike> {
         query: {
           labelSelector: this.opts.labelSelector,
           fieldSelector: this.opts.fieldSelector,
-          resourceVersion: this.resourceVersion,
+          ...(streamed ? STREAMING_LIST_QUERY : { resourceVersion: this.resourceVersion }),
           allowWatchBookmarks: true,
           timeoutSeconds,
         },
@@ -272,21 +302,35 @@ export class Informer<T extends ObjectMetaLike> {
       });
       for await (const ev of stream) {
         watchdog.refresh();
+        if (initial) quietTimer?.refresh();
         events++;
-        this.apply(ev);
-        onProgress();
+        const state = initial && ev.type !== "ERROR" ? initial.accept(ev) : undefined;
+        if (!initial || ev.type === "ERROR") this.apply(ev);
+        if (initial && state) {
+          clearTimeout(quietTimer);
+          this.replace(initial.objects, state.resourceVersion);
+          initial = undefined;
+        }
+        onProgress(state !== undefined);
       }
     } catch (err) {
       if (stop.aborted) return { outcome: "stopped", events };
       if (stalled) return { outcome: "stall", events };
-      if (err instanceof GoneSignal || isKubeApiError(err, 410)) return { outcome: "gone", events };
-      throw err;
+      if (err instanceof StreamingListUnserved || (initial && refusesStreamingList(err))) unserved = (err as Error).message;
+      else if (err instanceof GoneSignal || isKubeApiError(err, 410)) return { outcome: "gone", events };
+      else if (unserved === undefined) throw err;
     } finally {
       clearTimeout(watchdog);
+      clearTimeout(quietTimer);
       stop.removeEventListener("abort", onStop);
       ctrl.abort();
     }
     if (stop.aborted) return { outcome: "stopped", events };
+    if (unserved !== undefined) {
+      log.info(`watch ${this.opts.resource}: the API server does not serve streaming lists (${unserved}); listing instead`);
+      this.streaming = false;
+      return { outcome: "unstreamed", events };
+    }
     if (stalled) return { outcome: "stall", events };
     return { outcome: "timeout", events };
   }
@@ -297,23 +341,24 @@ export class Informer<T extends ObjectMetaLike> {
       if (err.status === 410 || err.reason === "Expired" || err.reason === "Gone") throw new GoneSignal(err.message);
       throw err;
     }
-    const obj = ev.object;
-    const rv = rvOf(obj);
+    const rv = rvOf(ev.object);
     if (ev.type === "BOOKMARK") {
       if (rv) this.resourceVersion = rv;
       return;
     }
+    if (ev.type !== "ADDED" && ev.type !== "MODIFIED" && ev.type !== "DELETED") {
+      log.debug(`watch ${this.opts.resource}: ignoring event type ${String(ev.type)}`);
+      return;
+    }
+    const obj = this.transform(ev.object);
     const key = keyOf(obj);
     const old = this.cache.get(key);
     if (ev.type === "DELETED") {
       this.cache.delete(key);
       this.emit({ type: "deleted", object: obj, ...(old ? { old } : {}) });
-    } else if (ev.type === "ADDED" || ev.type === "MODIFIED") {
+    } else {
       this.cache.set(key, obj);
       this.emit(old ? { type: "modified", object: obj, old } : { type: "added", object: obj });
-    } else {
-      log.debug(`watch ${this.opts.resource}: ignoring event type ${String(ev.type)}`);
-      return;
     }
     if (rv) this.resourceVersion = rv;
   }
@@ -324,7 +369,7 @@ export class Informer<T extends ObjectMetaLike> {
     this.error = undefined;
   }
 
-  private emit(ev: InformerEvent<T>): void {
+  private emit(ev: InformerEvent<S>): void {
     try {
       this.opts.onEvent?.(ev);
     } catch (err) {

@@ -2,7 +2,6 @@
 // through verbatim: the gateway derives the public phase from them (Ready, Suspended, reasons).
 
 import { create } from "@bufbuild/protobuf";
-import type { V1Pod } from "@kubernetes/client-node";
 import {
   DriverConditionSchema,
   DriverSandboxSchema,
@@ -19,11 +18,28 @@ import {
   LABEL_SANDBOX_WORKSPACE,
   MANAGED_BY_VALUE,
 } from "./labels";
-import type { SandboxResource } from "./types";
+import type { SandboxCondition, SandboxMetadata } from "./types";
 
 interface Labelled {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
+
+/** What observation reads of a Sandbox CR; a SandboxResource is one, and so is the cache's slim copy. */
+export interface ObservableSandbox {
+  metadata: Pick<SandboxMetadata, "name" | "namespace" | "labels" | "annotations" | "deletionTimestamp">;
+  status?: { conditions?: SandboxCondition[] };
+}
+
+/** What observation reads of a pod: its name (and, for sandboxIdOf, its identity keys). */
+export interface ObservablePod {
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+/** The only label keys observation and sandboxIdOf read; a cache may drop every other label. */
+export const OBSERVED_LABELS = [LABEL_MANAGED_BY, LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_SANDBOX_WORKSPACE] as const;
+
+/** The only annotation keys they read (identity keys are read as annotations first, see `identity`). */
+export const OBSERVED_ANNOTATIONS = [ANNOTATION_SANDBOX_ID, ANNOTATION_POD_NAME, LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_SANDBOX_WORKSPACE] as const;
 
 /**
  * The value of an identity key: annotation first, then label. Upstream's Rust driver writes the
@@ -38,7 +54,7 @@ export function sandboxIdOf(obj: Labelled): string | undefined {
   return obj.metadata?.annotations?.[ANNOTATION_SANDBOX_ID] || identity(obj, LABEL_SANDBOX_ID);
 }
 
-export function observeSandbox(cr: SandboxResource, pod: V1Pod | undefined): DriverSandbox | undefined {
+export function observeSandbox(cr: ObservableSandbox, pod: ObservablePod | undefined): DriverSandbox | undefined {
   if (cr.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_VALUE) return undefined;
   const id = sandboxIdOf(cr);
   const name = identity(cr, LABEL_SANDBOX_NAME);
@@ -56,7 +72,7 @@ export function observeSandbox(cr: SandboxResource, pod: V1Pod | undefined): Dri
   return snapshot;
 }
 
-function observeStatus(cr: SandboxResource, pod: V1Pod | undefined): DriverSandboxStatus | undefined {
+function observeStatus(cr: ObservableSandbox, pod: ObservablePod | undefined): DriverSandboxStatus | undefined {
   // No status yet means "nothing observed", except that a deletion is always worth reporting.
   if (!cr.status && !cr.metadata.deletionTimestamp) return undefined;
   return create(DriverSandboxStatusSchema, {

@@ -50,6 +50,8 @@ async function harness(opts: Partial<InformerOptions<TestObject>> = {}, api = ne
     client,
     resource: "widgets.test.openshell.io",
     listPath: api.collection,
+    // These tests pin the list-then-watch loop; informer-initial-sync.test.ts covers streaming lists.
+    initialSync: "list",
     backoff: { initialMs: 20, maxMs: 100 },
     onEvent: (ev) => events.push(describeEvent(ev)),
     ...opts,
@@ -61,7 +63,7 @@ async function harness(opts: Partial<InformerOptions<TestObject>> = {}, api = ne
 
 describe("informer against a scripted API server", () => {
   test("the first sync reports every existing object as added, then synced", async () => {
-    const { api, informer, events } = await harness({ pageSize: 2, labelSelector: "app=x" });
+    const { api, informer, events } = await harness({ initialSync: "paged", pageSize: 2, labelSelector: "app=x" });
     api.put("a", "1");
     api.put("b", "1");
     api.put("c", "1");

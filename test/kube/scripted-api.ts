@@ -1,6 +1,8 @@
 // A scripted stand-in for kube-apiserver's list+watch protocol, for informer unit tests only.
 // It keeps objects with resourceVersions, answers paged LISTs, streams NDJSON watch events, and
 // can be told to misbehave: close streams, answer 410, send an in-stream 410 ERROR, or stall.
+// Watches with sendInitialEvents=true are streaming lists, served as kube-apiserver 1.27+ with
+// WatchList serves them unless told to refuse them (WatchList off) or ignore them (before 1.27).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -12,6 +14,9 @@ export interface TestObject {
 
 /** How the next watch request is answered. */
 export type WatchScript = "stream" | "stall" | "gone" | { status: number; reason: string; message: string };
+
+/** How a watch with sendInitialEvents=true is answered. */
+export type WatchListSupport = "served" | "refused" | "ignored";
 
 interface OpenWatch {
   res: ServerResponse;
@@ -26,6 +31,9 @@ export class ScriptedApi {
   readonly nextWatch: WatchScript[] = [];
   /** Answer LISTs with this status instead (e.g. 503), while set. */
   failLists: number | undefined;
+  watchList: WatchListSupport = "served";
+  /** Page every LIST at this many items, asked for or not (as a server may). */
+  forcedPageSize: number | undefined;
   private readonly open = new Set<OpenWatch>();
   private readonly sockets = new Set<Socket>();
   private rv = 100;
@@ -117,7 +125,7 @@ export class ScriptedApi {
     this.lists.push(q);
     if (this.failLists) return this.status(res, this.failLists, "ServiceUnavailable", "etcd is unavailable");
     const all = [...this.objects.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    const limit = Number(q.get("limit") ?? "0");
+    const limit = this.forcedPageSize ?? Number(q.get("limit") ?? "0");
     const offset = Number(q.get("continue") ?? "0");
     const items = limit > 0 ? all.slice(offset, offset + limit) : all;
     const next = limit > 0 && offset + limit < all.length ? String(offset + limit) : undefined;
@@ -130,8 +138,22 @@ export class ScriptedApi {
     const script = this.nextWatch.shift() ?? "stream";
     if (script === "gone") return this.status(res, 410, "Expired", "too old resource version");
     if (typeof script === "object") return this.status(res, script.status, script.reason, script.message);
+    const initialEvents = q.get("sendInitialEvents") === "true";
+    if (initialEvents && this.watchList === "refused") {
+      return this.status(res, 422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled");
+    }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
+    // Without a resourceVersion, a watch starts with the current state as ADDED events; only a
+    // server serving streaming lists marks its end.
+    if (script === "stream" && (initialEvents || !q.get("resourceVersion"))) {
+      const all = [...this.objects.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      for (const object of all) res.write(JSON.stringify({ type: "ADDED", object }) + "\n");
+      if (initialEvents && this.watchList === "served") {
+        const metadata = { resourceVersion: String(this.rv), annotations: { "k8s.io/initial-events-end": "true" } };
+        res.write(JSON.stringify({ type: "BOOKMARK", object: { kind: "Widget", apiVersion: "test.openshell.io/v1", metadata } }) + "\n");
+      }
+    }
     const w: OpenWatch = { res, mode: script };
     this.open.add(w);
     res.on("close", () => this.open.delete(w));

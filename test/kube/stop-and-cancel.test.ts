@@ -105,7 +105,7 @@ describe("Kubernetes calls end when their caller or the driver stops", () => {
 
   test("an informer stopped while its list hangs stops", async () => {
     const api = await silentApi();
-    const informer = new Informer({ client: clientOf(api), resource: "pods", listPath: "/api/v1/pods" });
+    const informer = new Informer({ client: clientOf(api), resource: "pods", listPath: "/api/v1/pods", initialSync: "list" });
     informer.start();
     await eventually(() => api.seen.includes("GET /api/v1/pods"), "the list reached the server");
     await informer.stop();
@@ -114,7 +114,7 @@ describe("Kubernetes calls end when their caller or the driver stops", () => {
 
   test("an informer stopped while its watch hangs before any header stops", async () => {
     const api = await silentApi((_path, watch) => (watch ? undefined : { metadata: { resourceVersion: "1" }, items: [] }));
-    const informer = new Informer({ client: clientOf(api), resource: "pods", listPath: "/api/v1/pods" });
+    const informer = new Informer({ client: clientOf(api), resource: "pods", listPath: "/api/v1/pods", initialSync: "list" });
     informer.start();
     await informer.waitForSync();
     await eventually(() => api.seen.includes("watch /api/v1/pods"), "the watch reached the server");

@@ -81,7 +81,7 @@ describe("GetSandbox confirms a cache miss with the API server", () => {
     expect((await driver.get("sb-2")).id).toBe("sb-2");
   });
 
-  test("before the sandbox list ever succeeded, Get answers from the API server and List is UNAVAILABLE", async () => {
+  test("before the sandbox list ever succeeded, Get answers from the API server, and List is UNAVAILABLE when it cannot ask either", async () => {
     api.fail = (r) => (isInformer(r) ? 503 : undefined);
     api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = startDriver();
@@ -105,10 +105,10 @@ describe("Events are an add-on", () => {
     const driver = startDriver();
     await driver.cache.waitForSync();
 
-    expect(driver.list().map((s) => s.id)).toEqual(["sb-1"]);
+    expect((await driver.list()).map((s) => s.id)).toEqual(["sb-1"]);
     expect((await driver.get("sb-1")).id).toBe("sb-1");
     const abort = new AbortController();
-    const stream = driver.watch(abort.signal);
+    const stream = driver.watch(abort.signal, "json");
     const first = await stream.next();
     abort.abort();
     expect(first.value?.payload.case).toBe("sandbox");

@@ -113,6 +113,10 @@ export class FakeSandboxApi {
     if (route.resource !== "sandboxes" && req.method !== "GET") this.otherWrites.push({ method: req.method ?? "", path: url.pathname, body: body === "" ? undefined : JSON.parse(body) });
     const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector });
     if (status !== undefined) return reply(res, status, statusBody(status, "injected failure"));
+    // A control plane with WatchList off: informers fall back to one LIST from the watch cache.
+    if (watch && url.searchParams.get("sendInitialEvents") === "true") {
+      return reply(res, 422, statusBody(422, "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"));
+    }
     if (route.resource !== "sandboxes") {
       if (route.resource === "namespaces") return reply(res, 200, { kind: "Namespace", metadata: { name: route.name, annotations: {} } });
       // Writes of other kinds (platform objects, annotations) are accepted as sent.

@@ -1,0 +1,140 @@
+// Each cached sandbox's DriverSandbox, encoded once when it changes and then written as-is into
+// every GetSandbox, ListSandboxes and WatchSandboxes reply. protobuf-es writes a message's
+// `$unknown` fields verbatim (the tag, then `data`: for a length-delimited field the varint length
+// and the payload), so a reply that carries its `sandbox`/`sandboxes` field as unknown fields of
+// the same number is byte for byte the reply built the normal way, without re-encoding 10,000
+// sandboxes per List. JSON codecs drop unknown fields: JSON callers get the normal messages.
+import { create, equals, toBinary, type UnknownField } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import {
+  DriverSandboxSchema,
+  GetSandboxResponseSchema,
+  ListSandboxesResponseSchema,
+  WatchSandboxesEventSchema,
+  WatchSandboxesSandboxEventSchema,
+  type DriverSandbox,
+  type GetSandboxResponse,
+  type ListSandboxesResponse,
+  type WatchSandboxesEvent,
+} from "../gen/compute_driver_pb";
+
+/** How the caller's codec writes replies: "json" cannot carry pre-encoded bytes. */
+export type ReplyCodec = "binary" | "json";
+
+const LIST_FIELD = ListSandboxesResponseSchema.field.sandboxes!.number;
+const GET_FIELD = GetSandboxResponseSchema.field.sandbox!.number;
+const EVENT_FIELD = WatchSandboxesEventSchema.field.sandbox!.number;
+const EVENT_SANDBOX_FIELD = WatchSandboxesSandboxEventSchema.field.sandbox!.number;
+
+/** Where a sandbox's CR is; Lists are ordered by it. */
+export interface CrKey {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface EncodedSandbox {
+  readonly sandbox: DriverSandbox;
+  readonly cr: CrKey;
+  /** The length-prefixed DriverSandbox: field `sandboxes` of a List, `sandbox` of a Get. */
+  readonly sandboxData: Uint8Array;
+  /** The length-prefixed WatchSandboxesSandboxEvent holding it: field `sandbox` of a watch event. */
+  readonly eventData: Uint8Array;
+}
+
+export class EncodedSandboxes {
+  readonly #byId = new Map<string, EncodedSandbox>();
+  /** By CR name, then namespace; dropped when a sandbox comes, goes or moves to another CR. */
+  #ordered: EncodedSandbox[] | undefined;
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(sandboxId: string): EncodedSandbox | undefined {
+    return this.#byId.get(sandboxId);
+  }
+
+  /**
+   * Keeps `sandbox` as the state of `sandboxId`, encoding it only when it differs from the state
+   * kept. Returns the new entry when it changed (to be sent to watch streams), else undefined.
+   */
+  set(sandboxId: string, sandbox: DriverSandbox, cr: CrKey): EncodedSandbox | undefined {
+    const previous = this.#byId.get(sandboxId);
+    const moved = previous === undefined || previous.cr.name !== cr.name || previous.cr.namespace !== cr.namespace;
+    if (!moved && equals(DriverSandboxSchema, previous.sandbox, sandbox)) return undefined;
+    const entry = encode(sandbox, { namespace: cr.namespace, name: cr.name });
+    this.#byId.set(sandboxId, entry);
+    if (moved) this.#ordered = undefined;
+    else if (this.#ordered) this.#ordered[this.#ordered.indexOf(previous)] = entry;
+    return entry;
+  }
+
+  delete(sandboxId: string): boolean {
+    const deleted = this.#byId.delete(sandboxId);
+    if (deleted) this.#ordered = undefined;
+    return deleted;
+  }
+
+  /**
+   * Every sandbox by CR name, then namespace: the order does not depend on when the cache heard
+   * of each sandbox, so the same state gives the same List (and the same bytes) after a restart;
+   * the name comes first because it is what people sort by, the namespace only breaks ties
+   * between workspaces outside shared mode.
+   */
+  ordered(): readonly EncodedSandbox[] {
+    this.#ordered ??= [...this.#byId.values()].sort((a, b) => compareCrKeys(a.cr, b.cr));
+    return this.#ordered;
+  }
+}
+
+export function compareCrKeys(a: CrKey, b: CrKey): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
+  return 0;
+}
+
+function encode(sandbox: DriverSandbox, cr: CrKey): EncodedSandbox {
+  const payload = toBinary(DriverSandboxSchema, sandbox);
+  const event = new BinaryWriter().tag(EVENT_SANDBOX_FIELD, WireType.LengthDelimited).bytes(payload).finish();
+  const eventData = new BinaryWriter().bytes(event).finish();
+  // The sandbox field is the tail of the event field: one buffer holds both.
+  const sandboxData = eventData.subarray(eventData.length - event.length + tagLength(EVENT_SANDBOX_FIELD));
+  return { sandbox, cr, sandboxData, eventData };
+}
+
+/** A tag is a varint of (field number << 3 | wire type). */
+function tagLength(fieldNo: number): number {
+  let value = (fieldNo << 3) >>> 0;
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function lengthDelimited(no: number, data: Uint8Array): UnknownField {
+  return { no, wireType: WireType.LengthDelimited, data };
+}
+
+export function listResponse(entries: readonly EncodedSandbox[], codec: ReplyCodec): ListSandboxesResponse {
+  if (codec === "json") return create(ListSandboxesResponseSchema, { sandboxes: entries.map((e) => e.sandbox) });
+  const response = create(ListSandboxesResponseSchema);
+  response.$unknown = entries.map((e) => lengthDelimited(LIST_FIELD, e.sandboxData));
+  return response;
+}
+
+export function getResponse(entry: EncodedSandbox, codec: ReplyCodec): GetSandboxResponse {
+  if (codec === "json") return create(GetSandboxResponseSchema, { sandbox: entry.sandbox });
+  const response = create(GetSandboxResponseSchema);
+  response.$unknown = [lengthDelimited(GET_FIELD, entry.sandboxData)];
+  return response;
+}
+
+/** A `sandbox` watch event; `payload` is unset in the pre-encoded form, whose bytes carry it. */
+export function sandboxEvent(entry: EncodedSandbox, codec: ReplyCodec): WatchSandboxesEvent {
+  if (codec === "json") return create(WatchSandboxesEventSchema, { payload: { case: "sandbox", value: { sandbox: entry.sandbox } } });
+  const event = create(WatchSandboxesEventSchema);
+  event.$unknown = [lengthDelimited(EVENT_FIELD, entry.eventData)];
+  return event;
+}
