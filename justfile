@@ -79,6 +79,14 @@ cluster-driver-kubeconfig sa rbac out:
 bench: build
     bun run bench/run.ts
 
+# The compiled driver on the local control plane with N sandboxes: start → served, Get/List/Watch under load (Connect and python grpcio), create vs raw POST, RSS; cleans up. Holds the shared cluster lock.
+bench-cluster n="1000": build cluster-up
+    flock /tmp/osdrv-e2e.lock bun run bench/real-cluster.ts {{n}}
+
+# What the driver's idle RSS is made of: compiled executables adding one import at a time, and the driver with and without --smol.
+bench-idle:
+    bun run bench/idle-footprint.ts
+
 # Run the project's pinned Helm (helm.sh/helm/v4, built once from the Go module proxy into .cache/helm): `just helm version`.
 [positional-arguments]
 helm *args:

@@ -80,6 +80,11 @@ export class SyntheticApi {
     const events = JSON.stringify({ kind: "EventList", apiVersion: "v1", metadata: { resourceVersion: "100000" }, items: [] });
     this.#server = createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
+      // A server without streaming lists: the informers take one LIST each, as before.
+      if (url.searchParams.get("sendInitialEvents") === "true") {
+        res.writeHead(422, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ kind: "Status", code: 422, reason: "Invalid", message: "sendInitialEvents is not supported" }));
+      }
       if (url.searchParams.get("watch") === "1" || url.searchParams.get("watch") === "true") {
         res.writeHead(200, { "content-type": "application/json" });
         res.flushHeaders();
@@ -87,6 +92,10 @@ export class SyntheticApi {
       }
       res.setHeader("content-type", "application/json");
       if (url.pathname === "/version") return res.end(JSON.stringify({ gitVersion: "v1.36.4-synthetic" }));
+      // Platform detection's discovery: plain Kubernetes with the Sandbox API.
+      if (url.pathname === "/apis") {
+        return res.end(JSON.stringify({ kind: "APIGroupList", apiVersion: "v1", groups: [{ name: "agents.x-k8s.io", versions: [{ groupVersion: "agents.x-k8s.io/v1beta1", version: "v1beta1" }] }] }));
+      }
       if (url.pathname.endsWith("/sandboxes")) return res.end(url.searchParams.get("limit") === "1" ? JSON.stringify({ items: [] }) : sandboxes);
       if (url.pathname.endsWith("/pods")) return res.end(pods);
       if (url.pathname.endsWith("/events")) return res.end(events);

@@ -1,0 +1,220 @@
+// `just bench-cluster N`: the compiled driver on the local control plane with N sandboxes, as the
+// least-privileged driver identity. Sandboxes mount one user claim under /sandbox, so the driver
+// renders no workspace claim and no volume controller works during the run. One is made by
+// CreateSandbox and becomes the template; the comparison creates alternate CreateSandbox with a
+// raw POST of the same CR; the rest are raw POSTs of the template in bulk. Everything the run
+// made is deleted by its gateway label at the end, and the run waits until it is gone.
+// Env: BENCH_SECONDS (per load cell, default 3), BENCH_IN_FLIGHT (default 1,16,64),
+// BENCH_DRIVER_BIN (another build of the driver to compare).
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { connectClient } from "../test/support/clients";
+import { clusterState, driverKubeconfig } from "../test/support/cluster";
+import { BenchSandboxes, NAMESPACE } from "./cluster-fixture";
+import { memoryMiB, spawnDriver, waitUntilServed, type TimedDriver } from "./driver-timing";
+import { connectLoad, grpcioLoad, type LoadResult, type ReadOp } from "./load";
+
+export interface ClusterBenchOptions {
+  sandboxes: number;
+  /** How long each load cell (client × op × in-flight) runs. */
+  seconds: number;
+  inFlight: number[];
+  /** CreateSandbox calls, and as many raw POSTs, in the create comparison. */
+  createSamples: number;
+  log?: (line: string) => void;
+}
+
+export interface Figure {
+  what: string;
+  value: string;
+  how: string;
+}
+
+export interface ClusterBenchResult {
+  /** The gateway id (and label value) every object of the run carried. */
+  gatewayId: string;
+  figures: Figure[];
+  phases: string[];
+  created: number;
+  servedCount: number;
+  podsSeen: number;
+  load: LoadResult[];
+  leftBehind: { sandboxes: number; pods: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`;
+const OPS: ReadOp[] = ["GetSandbox", "ListSandboxes", "WatchSandboxes"];
+
+function kubectlAs(kubeconfig: string, args: string[]): string {
+  const proc = Bun.spawnSync([join(clusterState().binDir, "kubectl"), "--kubeconfig", kubeconfig, ...args], { stdout: "pipe", stderr: "pipe" });
+  if (proc.exitCode !== 0) throw new Error(`kubectl ${args.join(" ")}: ${proc.stderr.toString()}`);
+  return proc.stdout.toString();
+}
+
+export async function runClusterBench(opts: ClusterBenchOptions): Promise<ClusterBenchResult> {
+  const n = opts.sandboxes;
+  const log = opts.log ?? (() => {});
+  const run = `bench-${Date.now().toString(36)}`;
+  const gatewayId = run;
+  const figures: Figure[] = [];
+  const phases: string[] = [];
+  const figure = (what: string, value: string, how: string) => {
+    figures.push({ what, value, how });
+    log(`${what}: ${value}`);
+  };
+  const phase = (name: string) => {
+    phases.push(name);
+    log(`-- ${name}`);
+  };
+  const kubeconfig = driverKubeconfig();
+  const fixture = await BenchSandboxes.open(run, gatewayId, kubeconfig);
+  const scratch = mkdtempSync(join(tmpdir(), "osdrv-bench-cluster-"));
+  const drivers: TimedDriver[] = [];
+  const start = async (config: string) => {
+    const d = await spawnDriver(config, gatewayId, NAMESPACE);
+    drivers.push(d);
+    return d;
+  };
+  const result: ClusterBenchResult = { gatewayId, figures, phases, created: 0, servedCount: 0, podsSeen: 0, load: [], leftBehind: { sandboxes: -1, pods: -1 } };
+  try {
+    phase("idle");
+    const unreachable = join(scratch, "unreachable.kubeconfig");
+    writeFileSync(unreachable, readFileSync(kubeconfig, "utf8").replace(/server: \S+/, "server: https://127.0.0.1:9"));
+    const idle = await start(unreachable);
+    await Bun.sleep(1000);
+    figure("driver RSS idle (socket bound, no cluster reachable)", `${memoryMiB(idle.proc.pid).rss.toFixed(1)} MiB`, "VmRSS 1 s after the socket is bound, kubeconfig server 127.0.0.1:9");
+    await idle.stop();
+
+    phase("empty");
+    fixture.createClaim();
+    const empty = await start(kubeconfig);
+    await waitUntilServed(empty, 0);
+    await Bun.sleep(1000);
+    const rssEmpty = memoryMiB(empty.proc.pid).rss;
+    figure("driver RSS with 0 sandboxes (connected, synced)", `${rssEmpty.toFixed(1)} MiB`, "VmRSS 1 s after the first ListSandboxes answers");
+
+    phase("create");
+    const client = connectClient(empty.socket);
+    const ids: string[] = [];
+    await client.createSandbox({ sandbox: fixture.request(`${run}-tpl-id`, `${run}-tpl`) });
+    ids.push(`${run}-tpl-id`);
+    await fixture.takeTemplate(`${run}-tpl-id`, `${run}-tpl`);
+    const viaDriver: number[] = [];
+    const viaPost: number[] = [];
+    for (let i = 0; i < opts.createSamples; i++) {
+      let t = performance.now();
+      await client.createSandbox({ sandbox: fixture.request(`${run}-d${i}-id`, `${run}-d${i}`) });
+      viaDriver.push(performance.now() - t);
+      t = performance.now();
+      await fixture.post(`${run}-r${i}-id`, `${run}-r${i}`);
+      viaPost.push(performance.now() - t);
+      ids.push(`${run}-d${i}-id`, `${run}-r${i}-id`);
+    }
+    const [driverP50, postP50] = [median(viaDriver), median(viaPost)];
+    figure(
+      `CreateSandbox vs raw POST of the same CR (p50 of ${opts.createSamples} each, alternating, 1 in flight)`,
+      `${ms(driverP50)} vs ${ms(postP50)} (${(driverP50 / postP50).toFixed(2)}×)`,
+      "Connect CreateSandbox (claim under /sandbox) vs POST …/sandboxes of the CR it wrote, renamed; driver identity",
+    );
+    await empty.stop();
+
+    phase("bulk");
+    const bulk = n - ids.length;
+    let t = performance.now();
+    ids.push(...(await fixture.postMany(`${run}-b`, bulk)));
+    const bulkMs = performance.now() - t;
+    figure(`raw POST of ${bulk} more Sandbox CRs, 32 in flight`, `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`, "POST …/sandboxes, driver identity");
+    result.created = await fixture.count("sandboxes");
+    if (result.created !== n) throw new Error(`expected ${n} bench sandboxes in the cluster, found ${result.created}`);
+    t = performance.now();
+    result.podsSeen = await fixture.waitForCount("pods", n, Math.max(120_000, n * 30));
+    figure(`agent-sandbox controller: pods for all ${n}`, `${result.podsSeen} pods after ${((performance.now() - t) / 1000).toFixed(1)} s more`, "LIST pods by the gateway label, every 0.5 s");
+
+    phase("list");
+    const labelled = ["-n", NAMESPACE, "-l", fixture.selector];
+    // At 10k one kubectl run takes seconds, and the run holds the shared cluster's lock.
+    const samples = n >= 5000 ? 1 : 3;
+    const kubectlTimes = Array.from({ length: samples }, () => {
+      const t0 = performance.now();
+      kubectlAs(kubeconfig, ["get", "sandboxes.agents.x-k8s.io", ...labelled, "-o", "json", "--chunk-size=0"]);
+      return performance.now() - t0;
+    });
+    figure(`kubectl get of the ${n} sandboxes, unpaged (median of ${samples})`, ms(median(kubectlTimes)), `kubectl get sandboxes.agents.x-k8s.io -n ${NAMESPACE} -l <gateway> -o json --chunk-size=0 (process start included), driver identity`);
+    for (const mode of ["unpaged", "watch-cache", "paged-500"] as const) {
+      const times: number[] = [];
+      for (let i = 0; i < samples; i++) times.push((await fixture.timeList(mode)).ms);
+      const how = { unpaged: "GET …/sandboxes?labelSelector=…", "watch-cache": "GET …/sandboxes?labelSelector=…&resourceVersion=0", "paged-500": "GET …/sandboxes?labelSelector=…&limit=500 + continue" }[mode];
+      figure(`one LIST of the ${n} sandboxes, ${mode} (median of ${samples})`, ms(median(times)), `${how}, driver identity`);
+    }
+
+    phase("start");
+    const served = await start(kubeconfig);
+    const timing = await waitUntilServed(served, n);
+    result.servedCount = n;
+    figure("start → socket bound", ms(served.socketBoundMs), "spawn → socket file exists (polled every 2 ms)");
+    figure(`start → all ${n} served`, `${ms(timing.servedMs)} (${timing.unavailable} UNAVAILABLE, ${timing.partial} short answers before)`, "spawn → first ListSandboxes with all N, polled every 5 ms");
+    await Bun.sleep(2000);
+    const rssN = memoryMiB(served.proc.pid).rss;
+    figure(`driver RSS with ${n} sandboxes and their pods cached (steady)`, `${rssN.toFixed(1)} MiB`, "VmRSS 2 s after all are served, before load");
+    figure("bytes per sandbox", `${(((rssN - rssEmpty) * 2 ** 20) / n / 1024).toFixed(1)} KiB`, `(RSS at ${n} − RSS at 0) / ${n}`);
+
+    phase("load");
+    for (const op of OPS) {
+      for (const inFlight of opts.inFlight) {
+        for (const runLoad of [connectLoad, grpcioLoad]) {
+          const r = await runLoad({ socket: served.socket, op, inFlight, seconds: opts.seconds, ids, watchMessages: n, dir: scratch });
+          result.load.push(r);
+          const errors = Object.entries(r.errors).map(([code, count]) => `${count} ${code}`).join(", ");
+          figure(
+            `${op} of ${n}, ${inFlight} in flight, ${r.client}`,
+            `p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, ${r.perSecond.toFixed(r.perSecond < 10 ? 1 : 0)}/s${errors ? `, errors: ${errors}` : ""}`,
+            r.client === "connect" ? `Connect client in the bench process, ${opts.seconds} s` : `bench/load_client.py <socket> ${op} ${inFlight} ${opts.seconds} s`,
+          );
+        }
+      }
+    }
+    const after = memoryMiB(served.proc.pid);
+    figure(`driver RSS with ${n} after the load`, `${after.rss.toFixed(1)} MiB (high-water ${after.hwm.toFixed(1)} MiB)`, "VmRSS / VmHWM after every load cell");
+  } finally {
+    phase("cleanup");
+    for (const d of drivers) await d.stop();
+    const started = performance.now();
+    // A failure here is logged, not thrown: it must not hide the error that ended the run early.
+    await fixture
+      .cleanUp(Math.max(120_000, n * 60))
+      .then((left) => {
+        result.leftBehind = left;
+        figure("clean-up: every sandbox and pod gone", `${((performance.now() - started) / 1000).toFixed(1)} s (${left.sandboxes} sandboxes, ${left.pods} pods left)`, "DELETE of each labelled sandbox, 32 in flight, driver identity; then LIST until none is left");
+      })
+      .catch((err) => console.error(`clean-up failed; delete what is left with: kubectl delete sandboxes,pvc -n ${NAMESPACE} -l ${fixture.selector}\n`, err));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return result;
+}
+
+export function markdown(result: ClusterBenchResult, n: number): string {
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
+  const rows = result.figures.map((f) => `| ${f.what} | ${f.value} | ${f.how} |`).join("\n");
+  return `Produced by \`just bench-cluster ${n}\` (\`bun run bench/real-cluster.ts ${n}\`) on ${new Date().toISOString().slice(0, 16)}Z, ${machine}, local control plane (cluster/README.md).
+
+| what | measured | how |
+|---|---|---|
+${rows}
+`;
+}
+
+if (import.meta.main) {
+  const n = Number(process.argv[2] ?? 1000);
+  if (!Number.isInteger(n) || n < 10) throw new Error("usage: bun run bench/real-cluster.ts N (N ≥ 10)");
+  const result = await runClusterBench({
+    sandboxes: n,
+    seconds: Number(process.env.BENCH_SECONDS ?? 3),
+    inFlight: (process.env.BENCH_IN_FLIGHT ?? "1,16,64").split(",").map(Number),
+    createSamples: Math.min(100, Math.floor((n - 1) / 4)),
+    log: (line) => console.error(line),
+  });
+  console.log(markdown(result, n));
+  if (result.leftBehind.sandboxes !== 0 || result.leftBehind.pods !== 0) process.exit(1);
+}
