@@ -4,10 +4,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Subprocess } from "bun";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../test/support/clients";
+import { freePort } from "../test/support/driver-process";
 import { DRIVER_BIN } from "../test/support/paths";
 
 /** BENCH_DRIVER_BIN compares another build (e.g. one built with --compile-exec-argv=--smol). */
@@ -35,15 +35,6 @@ export function memoryMiB(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]);
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
-}
-
-/** A TCP port that was free a moment ago: the health and metrics server runs as deployed. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function spawnDriver(kubeconfig: string, gatewayId: string, namespace: string): Promise<TimedDriver> {

@@ -32,7 +32,7 @@ async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promis
 }
 
 /** A TCP port that was free a moment ago (--health-port=0 means "off", so the harness picks one). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

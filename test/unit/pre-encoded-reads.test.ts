@@ -17,6 +17,7 @@ import { computeDriverService } from "../../src/contract/compute-driver-service"
 import { SandboxDriver } from "../../src/driver/driver";
 import { listResponse } from "../../src/driver/encoded-sandboxes";
 import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
+import { FakeWatchQueues } from "./fake-watch-queues";
 import { makeSettings } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 
@@ -32,7 +33,7 @@ type Obj = { metadata: { name: string; namespace: string; resourceVersion?: stri
  */
 class FakeCluster {
   readonly #objects = new Map<string, Map<string, Obj>>();
-  readonly #queues = new Map<string, { events: WatchEvent<object>[]; wake?: () => void }>();
+  readonly #watches = new FakeWatchQueues();
   readonly #held = new Map<string, { promise: Promise<void>; release: () => void }>();
   readonly #read = new Set<string>();
   /** Label selectors of the plain LISTs of sandboxes, in order. */
@@ -70,7 +71,7 @@ class FakeCluster {
     const key = `${stored.metadata.namespace}/${stored.metadata.name}`;
     const type = objects.has(key) ? "MODIFIED" : "ADDED";
     objects.set(key, stored);
-    this.#push(path, { type, object: stored });
+    this.#watches.push(path, { type, object: stored });
     return stored;
   }
 
@@ -80,37 +81,13 @@ class FakeCluster {
     if (first) await this.#held.get(path)?.promise;
   }
 
-  #push(path: string, event: WatchEvent<object>): void {
-    const queue = this.#queue(path);
-    queue.events.push(event);
-    queue.wake?.();
-  }
-
-  #queue(path: string) {
-    let queue = this.#queues.get(path);
-    if (!queue) this.#queues.set(path, (queue = { events: [] }));
-    return queue;
-  }
-
   async *#stream(path: string, signal: AbortSignal, initialEvents: boolean): AsyncGenerator<WatchEvent<object>> {
-    const queue = this.#queue(path);
     if (initialEvents) {
       await this.#gate(path);
-      queue.events.length = 0;
-      for (const object of this.#objects.get(path)?.values() ?? []) yield { type: "ADDED", object };
-      yield { type: "BOOKMARK", object: { metadata: { resourceVersion: String(this.#rv), annotations: { "k8s.io/initial-events-end": "true" } } } };
+      this.#watches.clear(path);
     }
-    while (!signal.aborted) {
-      const next = queue.events.shift();
-      if (next) {
-        yield next;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        queue.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-    }
+    const initial = initialEvents ? { objects: this.#objects.get(path)?.values() ?? [], resourceVersion: String(this.#rv) } : undefined;
+    yield* this.#watches.stream(path, signal, initial);
   }
 }
 

@@ -6,6 +6,7 @@ import type { WatchSandboxesEvent } from "../../src/gen/compute_driver_pb";
 import { SandboxCache } from "../../src/driver/sandbox-cache";
 import { WatchHub } from "../../src/driver/watch-hub";
 import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
+import { FakeWatchQueues } from "./fake-watch-queues";
 import { makeSettings } from "./fixtures";
 
 const SANDBOXES = "/apis/agents.x-k8s.io/v1beta1/sandboxes";
@@ -15,7 +16,7 @@ const eventsOf = (ns: string) => `/api/v1/namespaces/${ns}/events`;
 class FakeCluster {
   readonly lists = new Map<string, object[]>();
   readonly watching = new Set<string>();
-  readonly #queues = new Map<string, { events: WatchEvent<object>[]; wake?: () => void }>();
+  readonly #watches = new FakeWatchQueues();
 
   client(): KubeClient {
     return {
@@ -26,37 +27,14 @@ class FakeCluster {
   }
 
   emit(path: string, type: "ADDED" | "DELETED", object: object): void {
-    const queue = this.#queue(path);
-    queue.events.push({ type, object });
-    queue.wake?.();
-  }
-
-  #queue(path: string) {
-    let queue = this.#queues.get(path);
-    if (!queue) this.#queues.set(path, (queue = { events: [] }));
-    return queue;
+    this.#watches.push(path, { type, object });
   }
 
   /** A streaming list (sendInitialEvents) first gets the list as ADDED events and the bookmark that ends them. */
   async *#stream(path: string, signal: AbortSignal, initialEvents: boolean): AsyncGenerator<WatchEvent<object>> {
-    const queue = this.#queue(path);
     this.watching.add(path);
     try {
-      if (initialEvents) {
-        for (const object of this.lists.get(path) ?? []) yield { type: "ADDED", object };
-        yield { type: "BOOKMARK", object: { metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } } } };
-      }
-      while (!signal.aborted) {
-        const next = queue.events.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          queue.wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-      }
+      yield* this.#watches.stream(path, signal, initialEvents ? { objects: this.lists.get(path) ?? [], resourceVersion: "1" } : undefined);
     } finally {
       this.watching.delete(path);
     }
