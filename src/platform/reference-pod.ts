@@ -20,6 +20,6 @@ export function referenceSandbox(settings: RenderSettings, namespaceAnnotations:
   return renderSandbox(validateSandbox(sandbox, settings), settings, namespaceAnnotations);
 }
 
-export function referencePod(settings: RenderSettings, namespaceAnnotations: Record<string, string> = {}): V1PodSpec {
-  return podAsCreated(referenceSandbox(settings, namespaceAnnotations));
+export function referencePod(settings: RenderSettings): V1PodSpec {
+  return podAsCreated(referenceSandbox(settings));
 }
