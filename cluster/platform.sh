@@ -7,7 +7,9 @@
 # Idempotent. Installing one flavour removes the other's objects and CRDs; `kubernetes` removes
 # both and waits until their API groups are gone from discovery. The flavour is recorded as
 # CLUSTER_PLATFORM in state.env (a fresh `up` writes a new state.env: plain Kubernetes again).
-# Env: PLATFORM_CRDS (default ../shared/crds), PLATFORM_WAIT_SECONDS (default 60) bounds each wait.
+# Env: PLATFORM_CRDS (default ../shared/crds), PLATFORM_WAIT_SECONDS (default 150) bounds each wait:
+# the API server's CRD finalizer waits up to a minute for a CRD's objects to go before it tries
+# again, so a removal can take a little over one such round.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,7 +23,7 @@ load_state
 [[ -n "${APISERVER_PORT:-}" ]] && apiserver_ready || die "the local cluster is not up: run 'just cluster-up' first"
 
 CRDS="${PLATFORM_CRDS:-$REPO_ROOT/../shared/crds}"
-WAIT_SECONDS="${PLATFORM_WAIT_SECONDS:-60}"
+WAIT_SECONDS="${PLATFORM_WAIT_SECONDS:-150}"
 SANDBOX_SCC="$REPO_ROOT/deploy/openshift/sandbox-scc.yaml"
 T_START=$SECONDS
 
@@ -51,15 +53,22 @@ apply() { kc apply --server-side --force-conflicts --field-manager=cluster-platf
 # served_groups: the API group names in discovery, one per line.
 served_groups() { kc get --raw /apis | grep -o '"name":"[^"]*"' | cut -d'"' -f4; }
 
-# poll SECONDS WHAT CMD...: CMD until it succeeds, or fail naming WHAT.
+# poll SECONDS CMD...: CMD until it succeeds (0), or 1 once SECONDS have passed.
 poll() {
-  local timeout="$1" what="$2" deadline
-  shift 2
+  local timeout="$1" deadline
+  shift
   deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "timed out after ${timeout}s waiting for $what"
+    ((SECONDS < deadline)) || return 1
     sleep 0.2
   done
+}
+
+# wait_until SECONDS WHAT CMD...: poll, or fail naming WHAT.
+wait_until() {
+  local timeout="$1" what="$2"
+  shift 2
+  poll "$timeout" "$@" || die "timed out after ${timeout}s waiting for $what"
 }
 
 groups_of() { local crd; for crd in "$@"; do echo "${crd#*.}"; done | sort -u; }
@@ -79,7 +88,7 @@ install_crds() {
     kc wait --for=condition=Established --timeout="${WAIT_SECONDS}s" "crd/${crds[$file]}" >/dev/null
   done
   mapfile -t groups < <(groups_of "${crds[@]}")
-  poll "$WAIT_SECONDS" "API groups ${groups[*]} in discovery" all_served "${groups[@]}"
+  wait_until "$WAIT_SECONDS" "API groups ${groups[*]} in discovery" all_served "${groups[@]}"
 }
 
 # remove_crds FILE=NAME...: delete (their objects go with them), wait until gone from discovery.
@@ -88,7 +97,39 @@ remove_crds() {
   local groups
   kc delete crd "${crds[@]}" --ignore-not-found --wait=false >/dev/null
   mapfile -t groups < <(groups_of "${crds[@]}")
-  poll "$WAIT_SECONDS" "API groups ${groups[*]} gone from discovery" none_served "${groups[@]}"
+  if ! poll "$WAIT_SECONDS" gone_or_nudged "${crds[@]}" -- "${groups[@]}"; then
+    describe_crd_removal "${crds[@]}"
+    die "timed out after ${WAIT_SECONDS}s waiting for API groups ${groups[*]} gone from discovery"
+  fi
+}
+
+# gone_or_nudged CRD... -- GROUP...: whether the groups are gone from discovery; if not, touches the
+# CRDs still there. A CRD removed just after it was installed meets its storage still
+# initializing: the API server's CRD finalizer fails ("storage is (re)initializing") and retries
+# with a backoff that doubles each time (past a minute within seconds of failures). An update
+# of the CRD queues the finalizer again at once.
+NUDGES=0
+gone_or_nudged() {
+  local crds=() crd
+  while [[ "$1" != -- ]]; do crds+=("$1"); shift; done
+  shift
+  none_served "$@" && return 0
+  ((NUDGES++ % 10 == 9)) || return 1
+  for crd in "${crds[@]}"; do
+    kc annotate --overwrite crd "$crd" "cluster-platform/removal-retry=$NUDGES" >/dev/null 2>&1 || true
+  done
+  return 1
+}
+
+# describe_crd_removal CRD...: what holds a CRD deletion up (its conditions, objects left, finalizers).
+describe_crd_removal() {
+  local crd
+  for crd in "$@"; do
+    kc get crd "$crd" >/dev/null 2>&1 || { log "  $crd: deleted"; continue; }
+    log "  $crd: $(kc get crd "$crd" -o jsonpath='{.metadata.finalizers} {range .status.conditions[*]}{.type}={.status} ({.reason}: {.message}); {end}')"
+    log "  ${crd%%.*} left: $(kc get "$crd" -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} finalizers={.metadata.finalizers}; {end}' 2>&1 | head -c 2000)"
+  done
+  log "  kube-apiserver log, CRD lines: $(grep -iE 'crd|customresource|finaliz' "$LOGS/kube-apiserver.log" 2>/dev/null | tail -n 15)"
 }
 
 # A namespace still terminating from a removal refuses new objects; wait it out first.
@@ -96,7 +137,7 @@ wait_not_terminating() {
   local ns
   for ns in "$@"; do
     if [[ "$(kc get namespace "$ns" -o jsonpath='{.status.phase}' 2>/dev/null)" == Terminating ]]; then
-      poll "$WAIT_SECONDS" "namespace $ns to finish terminating" namespace_absent "$ns"
+      wait_until "$WAIT_SECONDS" "namespace $ns to finish terminating" namespace_absent "$ns"
     fi
   done
 }
@@ -182,7 +223,7 @@ remove_kyma() {
   # still be served while it does.
   kc delete namespace "${KYMA_NAMESPACES[@]}" --ignore-not-found --wait=false >/dev/null
   local ns
-  for ns in "${KYMA_NAMESPACES[@]}"; do poll "$WAIT_SECONDS" "namespace $ns deleted" namespace_absent "$ns"; done
+  for ns in "${KYMA_NAMESPACES[@]}"; do wait_until "$WAIT_SECONDS" "namespace $ns deleted" namespace_absent "$ns"; done
   remove_crds KYMA_CRDS
 }
 

@@ -17,8 +17,13 @@ let watch: WatchRecorder;
 let pausedPid: number | undefined;
 
 function resumeDriver(): void {
-  if (pausedPid !== undefined) process.kill(pausedPid, "SIGCONT");
+  if (pausedPid === undefined) return;
   pausedPid = undefined;
+  // A driver that exited while stopped (or just before) is the finding; its logs say why.
+  if (driver.proc.exitCode !== null || driver.proc.signalCode !== null) {
+    throw new Error(`the driver exited (code ${driver.proc.exitCode}, signal ${driver.proc.signalCode}) around the outage:\n${driver.logs().slice(-4000)}`);
+  }
+  process.kill(driver.proc.pid, "SIGCONT");
 }
 
 beforeAll(async () => {
