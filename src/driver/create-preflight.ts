@@ -7,7 +7,7 @@ import type { PlatformAdapter, TargetNamespace } from "../platform/types";
 import { clusterReferences, renderSandbox, validateSandbox, type SandboxResource, type ValidatedSandbox } from "../sandbox";
 import { checkObjectSize } from "../sandbox/object-size";
 import type { RenderSettings } from "../sandbox/settings";
-import { ensureReferencesExist } from "./cluster-references";
+import { ClusterReferences } from "./cluster-references";
 import { ensureGpuCapacity } from "./gpu-capacity-check";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
 
@@ -16,12 +16,14 @@ export class CreatePreflight {
   readonly #settings: RenderSettings;
   readonly #namespaces: WorkspaceNamespaces;
   readonly #platform: PlatformAdapter;
+  readonly #references: ClusterReferences;
 
   constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces, platform: PlatformAdapter) {
     this.#client = client;
     this.#settings = settings;
     this.#namespaces = namespaces;
     this.#platform = platform;
+    this.#references = new ClusterReferences(client);
   }
 
   /** Throws what CreateSandbox would refuse; writes nothing. */
@@ -31,12 +33,19 @@ export class CreatePreflight {
     const target = await this.#namespaces.check(sandbox.workspace, "sandbox.workspace");
     // The sandbox identity comes from the namespace (the sidecar proxy must not share it), and
     // the size is that of what would be written.
-    const resource = this.render(validated, target);
-    await Promise.all([
-      ensureGpuCapacity(this.#client, validated, this.#settings),
-      ensureReferencesExist(this.#client, validated.namespace, clusterReferences(validated, this.#settings)),
-      this.#platform.checkSandbox(resource, target),
-    ]);
+    try {
+      const resource = this.render(validated, target);
+      await Promise.all([
+        ensureGpuCapacity(this.#client, validated, this.#settings),
+        this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings)),
+        this.#platform.checkSandbox(resource, target),
+      ]);
+    } catch (err) {
+      // The refusal may come from the namespace as read a moment ago (its Pod Security level, its
+      // ranges): once the user fixes it, the next call must see the fix.
+      this.#namespaces.forgetRecentRead(sandbox.workspace);
+      throw err;
+    }
     return validated;
   }
 

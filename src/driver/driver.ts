@@ -62,7 +62,15 @@ export class SandboxDriver {
     });
     this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform);
     const sideObjects = new SandboxSideObjects(client, platform, settings.serviceAccountName);
-    this.#creator = new SandboxCreator({ client, settings, namespaces: this.#namespaces, preflight: this.#preflight, lookup: this.#lookup, sideObjects });
+    this.#creator = new SandboxCreator({
+      client,
+      settings,
+      namespaces: this.#namespaces,
+      preflight: this.#preflight,
+      lookup: this.#lookup,
+      sideObjects,
+      idUnusedInCache: (id) => this.cache.idUnused(id),
+    });
     this.#operations = new SandboxOperations({ ...opts, lookup: this.#lookup, sideObjects });
   }
 

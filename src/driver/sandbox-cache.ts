@@ -75,6 +75,8 @@ export class SandboxCache {
       resource: "pods",
       listPath: podsPath(scope),
       labelSelector: selector,
+      // Observation reads only a pod's metadata; its spec and status are most of its bytes.
+      metadataOnly: true,
       transform: slimPod,
       onEvent: (ev) => this.#onPod(ev),
     });
@@ -127,6 +129,11 @@ export class SandboxCache {
   /** Sandboxes and pods listed at least once; Events are not waited for. */
   async waitForSync(signal?: AbortSignal): Promise<void> {
     await Promise.all(this.#informers.map(([, informer]) => informer.waitForSync(signal)));
+  }
+
+  /** Synced, watching without trouble, and no CR of this gateway carries `sandboxId`. */
+  idUnused(sandboxId: string): boolean {
+    return !this.#crById.has(sandboxId) && this.problem() === undefined;
   }
 
   /** The sandbox as cached; undefined is a miss, not proof of absence (see SandboxDriver.get). */

@@ -29,6 +29,13 @@ export interface SandboxCreatorOptions {
   preflight: CreatePreflight;
   lookup: SandboxLookup;
   sideObjects: SandboxSideObjects;
+  /**
+   * True when the cache, synced and watching, holds no CR with this id. The common case (a new
+   * sandbox) then needs no live lookup: one made outside this driver in the last moments is
+   * missed, as by any informer-backed controller; this driver's own earlier create of the id
+   * under the same name still ends as the idempotent 409 path below.
+   */
+  idUnusedInCache: (sandboxId: string) => boolean;
 }
 
 export class SandboxCreator {
@@ -38,6 +45,7 @@ export class SandboxCreator {
   readonly #preflight: CreatePreflight;
   readonly #lookup: SandboxLookup;
   readonly #sideObjects: SandboxSideObjects;
+  readonly #idUnusedInCache: (sandboxId: string) => boolean;
   /** The create under way for each sandbox id. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -48,6 +56,7 @@ export class SandboxCreator {
     this.#preflight = opts.preflight;
     this.#lookup = opts.lookup;
     this.#sideObjects = opts.sideObjects;
+    this.#idUnusedInCache = opts.idUnusedInCache;
   }
 
   /**
@@ -73,9 +82,16 @@ export class SandboxCreator {
 
   /** The CR of this sandbox, as the API server has it once it exists. */
   async #createCr(sandbox: DriverSandbox): Promise<SandboxResource> {
-    const validated = await this.#preflight.check(sandbox);
+    // The checks and the id lookup are independent reads: made together, refusals reported first.
+    const [checked, holders] = await Promise.allSettled([
+      this.#preflight.check(sandbox),
+      this.#idUnusedInCache(sandbox.id) ? Promise.resolve<FoundSandbox[]>([]) : this.#lookup.byId(sandbox.id),
+    ]);
+    if (checked.status === "rejected") throw checked.reason;
+    if (holders.status === "rejected") throw holders.reason;
+    const validated = checked.value;
     for (const warning of validated.warnings) log.warn(warning, { sandboxId: sandbox.id });
-    const existing = await this.#lookup.byId(sandbox.id);
+    const existing = holders.value;
     if (existing.length > 0) return this.#idInUse(validated, existing);
     const { kubeName: name, namespace } = validated;
     // Managed mode creates the namespace (and what sandboxes need in it) first, as upstream does.

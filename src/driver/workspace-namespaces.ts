@@ -9,6 +9,7 @@
 //   deleted. The client-TLS Secret is copied into it, as upstream does in every multi-namespace mode.
 import type { V1Namespace, V1Secret } from "@kubernetes/client-node";
 import { isKubeApiError, type KubeClient } from "../kube";
+import { RecentAnswers } from "../kube/recent-answers";
 import { logger } from "../log";
 import type { TargetNamespace } from "../platform/types";
 import { workspaceNamespaceOf } from "../sandbox";
@@ -28,6 +29,12 @@ import {
 } from "./workspace-manifests";
 
 const log = logger("workspace");
+
+/**
+ * How long the shared namespace as read serves creates without reading it again: its labels and
+ * annotations (Pod Security level, OpenShift ranges) change rarely, and a refusal forgets it.
+ */
+const SHARED_NAMESPACE_READ_MS = 10_000;
 
 type Settings = Pick<
   RenderSettings,
@@ -60,11 +67,18 @@ export class WorkspaceNamespaces {
   readonly #client: KubeClient;
   readonly #settings: Settings;
   readonly #platform: NamespacePlatformNeeds;
+  readonly #sharedReads: RecentAnswers<V1Namespace>;
 
-  constructor(client: KubeClient, settings: Settings, platform: NamespacePlatformNeeds = { alwaysRead: false, labels: {} }) {
+  constructor(client: KubeClient, settings: Settings, platform: NamespacePlatformNeeds = { alwaysRead: false, labels: {} }, now?: () => number) {
     this.#client = client;
     this.#settings = settings;
     this.#platform = platform;
+    this.#sharedReads = new RecentAnswers<V1Namespace>(SHARED_NAMESPACE_READ_MS, now);
+  }
+
+  /** A check refused a sandbox, perhaps for what the namespace said: read it afresh next time. */
+  forgetRecentRead(workspace: string): void {
+    this.#sharedReads.forget(workspaceNamespaceOf(workspace, this.#settings));
   }
 
   /**
@@ -175,7 +189,7 @@ export class WorkspaceNamespaces {
     // A fixed sandbox UID makes the namespace's ranges irrelevant; upstream then does not read it.
     if (this.#settings.sandboxUid !== undefined && !this.#platform.alwaysRead) return undefined;
     try {
-      return await this.#client.request<V1Namespace>({ verb: "get", path: namespacePath(name), resource: "namespaces", name });
+      return await this.#sharedReads.get(name, () => this.#client.request<V1Namespace>({ verb: "get", path: namespacePath(name), resource: "namespaces", name }));
     } catch (err) {
       if (isKubeApiError(err, 404)) throw failedPrecondition("--namespace", `namespace "${name}" does not exist`);
       // The platform's checks (Pod Security level, SELinux level) cannot be made blind.

@@ -177,3 +177,44 @@ describe("ids that are not label values", () => {
     expect(api.requests).toEqual([]);
   });
 });
+
+describe("creates once the cache is synced", () => {
+  /** A live lookup of one id: the gateway selector plus the id term. */
+  const idLookups = () => api.requests.filter((r) => r.startsWith("GET ") && r.includes("sandbox-id"));
+  const namespaceReads = () => api.requests.filter((r) => /^GET \/api\/v1\/namespaces\/openshell(\?|$)/.test(r));
+
+  async function syncedDriver(): Promise<SandboxDriver> {
+    const synced = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+    synced.start();
+    await synced.cache.waitForSync();
+    return synced;
+  }
+
+  test("a burst of new sandboxes costs one POST each: no id lookup, and the namespace is read once", async () => {
+    const synced = await syncedDriver();
+    try {
+      const before = api.requests.length;
+      for (const n of [1, 2, 3]) await synced.create(sandbox(`sb-${n}`, `demo-${n}`));
+      expect(api.posts()).toHaveLength(3);
+      expect(idLookups()).toEqual([]);
+      expect(namespaceReads()).toHaveLength(1);
+      expect(api.requests.slice(before).filter((r) => !r.includes("watch=1"))).toHaveLength(4);
+    } finally {
+      await synced.stop();
+    }
+  });
+
+  test("an id the cache holds under another name is still ALREADY_EXISTS, confirmed by a live lookup", async () => {
+    api.put(sandboxCr({ id: "sb-1", name: "first" }));
+    const synced = await syncedDriver();
+    try {
+      expect(synced.cache.get("sb-1")).toBeDefined();
+      const err = await driverError(synced.create(sandbox("sb-1", "second")), "AlreadyExists");
+      expect(err.message).toContain('"first"');
+      expect(idLookups()).toHaveLength(1);
+      expect(api.posts()).toEqual([]);
+    } finally {
+      await synced.stop();
+    }
+  });
+});
