@@ -56,8 +56,7 @@ export class SandboxDriver {
     this.cache = new SandboxCache(client, settings, this.hub);
     this.#lookup = new SandboxLookup(client, settings);
     this.#namespaces = new WorkspaceNamespaces(client, settings, {
-      // Only plain Kubernetes renders nothing from the namespace but the OpenShift UID ranges.
-      alwaysRead: platform.identity.name !== "kubernetes",
+      alwaysRead: platform.checksNamespace,
       labels: platform.namespaceLabels(),
     });
     this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform);

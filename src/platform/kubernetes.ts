@@ -36,6 +36,8 @@ export class KubernetesAdapter implements PlatformAdapter {
 
   async checkNamespace(_target: TargetNamespace): Promise<void> {}
 
+  readonly checksNamespace = false;
+
   namespaceLabels(): Record<string, string> {
     return {};
   }

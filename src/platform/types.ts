@@ -49,6 +49,11 @@ export interface PlatformIdentity {
 export interface PlatformAdapter {
   readonly identity: PlatformIdentity;
   /**
+   * Its checks judge the target namespace (Pod Security level, SELinux level), so the namespace
+   * is read for every sandbox, even when nothing is rendered from it (a fixed sandbox UID).
+   */
+  readonly checksNamespace: boolean;
+  /**
    * Once at start, after connecting: throws PlatformProblem (message with a fix line) when the
    * driver cannot work here with these flags; the driver keeps retrying and reports it.
    */

@@ -18,6 +18,7 @@ function exposingPlatform(): PlatformAdapter {
   const plain = plainKubernetes();
   return {
     identity: { name: "openshift", evidence: "test", version: "" },
+    checksNamespace: false,
     preflight: () => plain.preflight(),
     amend: (resource, target) => plain.amend(resource, target),
     checkSandbox: (resource, target) => plain.checkSandbox(resource, target),

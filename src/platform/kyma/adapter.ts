@@ -99,6 +99,8 @@ export class KymaAdapter implements PlatformAdapter {
     if (misfit) throw new SandboxRequestError("FailedPrecondition", "workspace", `${misfit.message}; fix: ${misfit.fix}`);
   }
 
+  readonly checksNamespace = true;
+
   namespaceLabels(): Record<string, string> {
     return { [LABEL_PSA_ENFORCE]: requiredPodSecurityLevel(this.referencePod).level };
   }

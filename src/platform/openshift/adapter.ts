@@ -117,6 +117,8 @@ export class OpenShiftAdapter implements PlatformAdapter {
     await this.usableScc({ namespace: target.name, name: this.render.serviceAccountName || "default" });
   }
 
+  readonly checksNamespace = true;
+
   namespaceLabels(): Record<string, string> {
     // OpenShift annotates every namespace with its UID, group and MCS ranges itself.
     return {};
