@@ -7,6 +7,8 @@
 
 import type { KubeAccess } from "./kubeconfig";
 import { KubeApiError, KubeCallCanceled, errorFromResponse } from "./errors";
+import { METADATA_LIST_ACCEPT, METADATA_OBJECT_ACCEPT } from "./partial-metadata";
+import { errorContext, transportError, type ErrorContext } from "./transport-error";
 
 export type KubeVerb = "get" | "list" | "create" | "patch" | "delete";
 export type PatchType = "merge" | "apply";
@@ -40,6 +42,8 @@ export interface KubeRequest {
   timeoutMs?: number;
   /** Cancels the call (the caller stopped or gave up); it rejects with KubeCallCanceled. */
   signal?: AbortSignal;
+  /** Ask for metadata only (partial-metadata.ts); a server may still send whole objects. */
+  metadataOnly?: boolean;
 }
 
 export interface WatchRequest {
@@ -50,6 +54,8 @@ export interface WatchRequest {
   signal: AbortSignal;
   /** Called once the server has accepted the watch (2xx headers), before any event arrives. */
   onOpen?: () => void;
+  /** Ask for events carrying metadata only (partial-metadata.ts); a server may still send whole objects. */
+  metadataOnly?: boolean;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
@@ -93,7 +99,8 @@ export class KubeClient {
 
   async request<T>(req: KubeRequest): Promise<T> {
     const ctx = errorContext(req.verb, req);
-    const headers: Record<string, string> = { Accept: "application/json" };
+    const accept = req.metadataOnly ? (req.verb === "list" ? METADATA_LIST_ACCEPT : METADATA_OBJECT_ACCEPT) : "application/json";
+    const headers: Record<string, string> = { Accept: accept };
     let body: string | undefined;
     if (req.body !== undefined) {
       // JSON is valid YAML, so apply-patch bodies are sent as JSON too.
@@ -218,7 +225,8 @@ export class KubeClient {
     try {
       let res: Response;
       try {
-        const headers = { Accept: "application/json", ...(await beforeAbort(this.access.auth(), ctrl.signal)) };
+        const accept = req.metadataOnly ? METADATA_OBJECT_ACCEPT : "application/json";
+        const headers = { Accept: accept, ...(await beforeAbort(this.access.auth(), ctrl.signal)) };
         res = await fetch(this.url(req.path, { ...req.query, watch: 1 }), {
           ...this.fetchOptions(),
           method: "GET",
@@ -348,22 +356,6 @@ function parseEvent<E>(line: string, ctx: ErrorContext): E {
   throw new KubeApiError({ ...ctx, status: 0, reason: "InvalidResponse", detail: "watch stream carried a line that is not a watch event" });
 }
 
-interface ErrorContext {
-  verb: string;
-  resource: string;
-  namespace?: string;
-  name?: string;
-}
-
-function errorContext(verb: string, req: { resource: string; namespace?: string; name?: string }): ErrorContext {
-  return {
-    verb,
-    resource: req.resource,
-    ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
-    ...(req.name !== undefined ? { name: req.name } : {}),
-  };
-}
-
 /** `promise`, or a rejection with the signal's reason as soon as `signal` aborts. */
 function beforeAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -376,32 +368,4 @@ function beforeAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function timeoutErr(): Error {
   return new DOMException("timed out", "TimeoutError");
-}
-
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO|TLS|SSL|HANDSHAKE/i;
-
-/** Map a fetch rejection (no HTTP response) to a status-0 KubeApiError with a stable reason. */
-export function transportError(ctx: ErrorContext, err: unknown, timeoutMs: number, server: string): KubeApiError {
-  if (err instanceof KubeApiError) return err;
-  const e = err as { name?: string; code?: string; message?: string };
-  const code = e?.code ?? "";
-  const msg = e?.message ?? String(err);
-  let reason = "NetworkError";
-  let detail: string;
-  if (e?.name === "TimeoutError" || code === "ETIMEDOUT" || code === "Timeout") {
-    reason = "Timeout";
-    detail = timeoutMs > 0 ? `no response from ${server} within ${timeoutMs} ms` : `timed out talking to ${server}`;
-  } else if (e?.name === "AbortError") {
-    reason = "Aborted";
-    detail = `request to ${server} was aborted`;
-  } else if (code === "ConnectionRefused" || code === "ECONNREFUSED") {
-    reason = "ConnectionRefused";
-    detail = `connection to ${server} refused`;
-  } else if (TLS_CODES.test(code)) {
-    reason = "TLSError";
-    detail = `TLS handshake with ${server} failed: ${code}${msg && !msg.includes(code) ? ` (${msg})` : ""}`;
-  } else {
-    detail = `${code ? `${code}: ` : ""}${msg} (server ${server})`;
-  }
-  return new KubeApiError({ ...ctx, status: 0, reason, detail, cause: err });
 }

@@ -10,11 +10,15 @@
 // (streaming-list.ts), and where the server does not serve one, as one LIST (initial-list.ts).
 
 import { logger } from "../log";
-import type { KubeClient, KubeObserver, WatchEvent } from "./client";
+import type { WatchEvent } from "./client";
 import { KubeApiError, errorFromStatusObject, isKubeApiError } from "./errors";
 import { listInitialState, type ListFreshness } from "./initial-list";
-import { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";
+import type { InformerEvent, InformerOptions } from "./informer-options";
+import { retryDelayMs, serverNotServing, sleepUnlessAborted } from "./retry";
 import { InitialEvents, STREAMING_LIST_QUERY, StreamingListUnserved, refusesStreamingList } from "./streaming-list";
+import { SyncWaiters } from "./sync-waiters";
+
+export type { InformerEvent, InformerOptions, InitialSync } from "./informer-options";
 
 const log = logger("kube");
 
@@ -22,52 +26,7 @@ export interface ObjectMetaLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
 }
 
-export type InformerEvent<T> =
-  | { type: "added" | "modified" | "deleted"; object: T; old?: T }
-  | { type: "synced" };
-
 export type RestartReason = "timeout" | "gone" | "error" | "stall";
-
-/**
- * How the informer learns the current state. `streaming`: a streaming list, falling back to `list`
- * for good once the server shows it does not serve one. `list`: one LIST from the watch cache.
- * `paged`: LIST pages of `pageSize` at the latest resourceVersion (the slowest at scale: 10 s for
- * 10,000 objects where one LIST took 2 s), for a caller that must not have one large response.
- */
-export type InitialSync = "streaming" | "list" | "paged";
-
-export interface InformerOptions<T, S = T> {
-  client: KubeClient;
-  /** Name for messages and metrics, e.g. "sandboxes.agents.x-k8s.io". */
-  resource: string;
-  /** Collection path, e.g. /apis/agents.x-k8s.io/v1alpha1/namespaces/ns/sandboxes. */
-  listPath: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** Default "streaming". */
-  initialSync?: InitialSync;
-  /** limit per LIST page with initialSync "paged"; 0 or unset = 500. */
-  pageSize?: number;
-  /**
-   * A streaming list with no event for this long before its initial-events-end bookmark is taken
-   * as a server that ignores sendInitialEvents (it never sends that bookmark). Default 10 s.
-   */
-  initialEventsTimeoutMs?: number;
-  /** Server-side watch timeoutSeconds before ±20% jitter. Default 300. */
-  watchTimeoutSeconds?: number;
-  /** Re-watch if nothing (not even a BOOKMARK) arrives for this long. Default timeoutSeconds + 60 s. */
-  inactivityMs?: number;
-  backoff?: Backoff;
-  /**
-   * Applied to every object as it arrives, before it is cached or passed to onEvent (e.g. to keep
-   * only the fields the caller reads). The result must keep metadata.name, namespace, uid and
-   * resourceVersion: the cache is keyed by them and relists are diffed by them.
-   */
-  transform?: (obj: T) => S;
-  onEvent?: (ev: InformerEvent<S>) => void;
-  /** Metrics hooks; defaults to the observer the client was built with. */
-  observer?: KubeObserver;
-}
 
 type WatchOutcome = RestartReason | "stopped" | "unstreamed";
 
@@ -84,7 +43,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
   private error: string | undefined;
   private stopCtrl: AbortController | undefined;
   private loop: Promise<void> | undefined;
-  private syncWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly syncWaiters = new SyncWaiters();
 
   constructor(opts: InformerOptions<T, S>) {
     this.opts = opts;
@@ -106,8 +65,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
     await this.loop;
     this.stopCtrl = undefined;
     this.loop = undefined;
-    for (const w of this.syncWaiters) w.reject(new Error(`informer for ${this.opts.resource} stopped before it synced`));
-    this.syncWaiters.clear();
+    this.syncWaiters.rejectAll(new Error(`informer for ${this.opts.resource} stopped before it synced`));
   }
 
   hasSynced(): boolean {
@@ -129,25 +87,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
 
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      const onAbort = () => {
-        this.syncWaiters.delete(waiter);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.syncWaiters.add(waiter);
-    });
+    return this.syncWaiters.wait(signal);
   }
 
   private async run(signal: AbortSignal): Promise<void> {
@@ -220,6 +160,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       freshness,
+      ...(this.opts.metadataOnly ? { metadataOnly: true } : {}),
       ...(this.opts.pageSize && this.opts.pageSize > 0 ? { pageSize: this.opts.pageSize } : {}),
       signal,
     });
@@ -252,8 +193,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
     }
     this.synced = true;
     this.emit({ type: "synced" });
-    for (const w of this.syncWaiters) w.resolve();
-    this.syncWaiters.clear();
+    this.syncWaiters.resolveAll();
     log.debug(`sync ${this.opts.resource}: ${fresh.size} objects at resourceVersion ${rv ?? "(none)"}`);
   }
 
@@ -291,6 +231,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
         path: this.opts.listPath,
         resource: this.opts.resource,
         signal: ctrl.signal,
+        ...(this.opts.metadataOnly ? { metadataOnly: true } : {}),
         query: {
           labelSelector: this.opts.labelSelector,
           fieldSelector: this.opts.fieldSelector,

@@ -23,6 +23,8 @@ export interface InitialListRequest {
   freshness: ListFreshness;
   /** limit per page when `freshness` is "paged"; default 500. */
   pageSize?: number;
+  /** Ask for PartialObjectMetadata items only (partial-metadata.ts). */
+  metadataOnly?: boolean;
   signal: AbortSignal;
 }
 
@@ -46,6 +48,7 @@ export async function listInitialState<T>(req: InitialListRequest): Promise<{ it
         resource: req.resource,
         ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
         signal: req.signal,
+        ...(req.metadataOnly ? { metadataOnly: true } : {}),
         query: {
           labelSelector: req.labelSelector,
           fieldSelector: req.fieldSelector,

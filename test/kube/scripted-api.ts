@@ -3,6 +3,8 @@
 // can be told to misbehave: close streams, answer 410, send an in-stream 410 ERROR, or stall.
 // Watches with sendInitialEvents=true are streaming lists, served as kube-apiserver 1.27+ with
 // WatchList serves them unless told to refuse them (WatchList off) or ignore them (before 1.27).
+// It answers an Accept header asking for PartialObjectMetadata only when told to, as
+// kube-apiserver does; by default it ignores the header and sends whole objects.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -21,12 +23,22 @@ export type WatchListSupport = "served" | "refused" | "ignored";
 interface OpenWatch {
   res: ServerResponse;
   mode: "stream" | "stall";
+  /** Its events carry PartialObjectMetadata. */
+  metadataOnly: boolean;
 }
+
+const PARTIAL_LIST = /;\s*as=PartialObjectMetadataList;\s*g=meta\.k8s\.io;\s*v=v1/;
+const PARTIAL_OBJECT = /;\s*as=PartialObjectMetadata;\s*g=meta\.k8s\.io;\s*v=v1/;
 
 export class ScriptedApi {
   readonly collection = "/apis/test.openshell.io/v1/namespaces/ns/widgets";
   readonly lists: URLSearchParams[] = [];
   readonly watches: URLSearchParams[] = [];
+  /** The Accept header of every LIST and of every watch, in the order of `lists` and `watches`. */
+  readonly listAccepts: string[] = [];
+  readonly watchAccepts: string[] = [];
+  /** Convert objects to PartialObjectMetadata when the Accept header asks for it (kube-apiserver does). */
+  servesPartialMetadata = false;
   readonly objects = new Map<string, TestObject>();
   readonly nextWatch: WatchScript[] = [];
   /** Answer LISTs with this status instead (e.g. 503), while set. */
@@ -109,19 +121,25 @@ export class ScriptedApi {
     this.open.clear();
   }
 
-  private broadcast(ev: unknown): void {
+  private broadcast(ev: { type: string; object: object }): void {
     const line = JSON.stringify(ev) + "\n";
-    for (const w of this.open) if (w.mode === "stream") w.res.write(line);
+    const partialLine = JSON.stringify({ ...ev, object: partial(ev.object) }) + "\n";
+    for (const w of this.open) if (w.mode === "stream") w.res.write(w.metadataOnly ? partialLine : line);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname !== this.collection) return this.status(res, 404, "NotFound", "the server could not find the requested resource");
-    if (url.searchParams.get("watch") === "1") return this.watch(url.searchParams, res);
-    return this.list(url.searchParams, res);
+    const accept = req.headers.accept ?? "";
+    if (url.searchParams.get("watch") === "1") {
+      this.watchAccepts.push(accept);
+      return this.watch(url.searchParams, res, this.servesPartialMetadata && PARTIAL_OBJECT.test(accept));
+    }
+    this.listAccepts.push(accept);
+    return this.list(url.searchParams, res, this.servesPartialMetadata && PARTIAL_LIST.test(accept));
   }
 
-  private list(q: URLSearchParams, res: ServerResponse): void {
+  private list(q: URLSearchParams, res: ServerResponse, metadataOnly: boolean): void {
     this.lists.push(q);
     if (this.failLists) return this.status(res, this.failLists, "ServiceUnavailable", "etcd is unavailable");
     const all = [...this.objects.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -130,10 +148,17 @@ export class ScriptedApi {
     const items = limit > 0 ? all.slice(offset, offset + limit) : all;
     const next = limit > 0 && offset + limit < all.length ? String(offset + limit) : undefined;
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ kind: "WidgetList", metadata: { resourceVersion: String(this.rv), ...(next ? { continue: next } : {}) }, items }));
+    const metadata = { resourceVersion: String(this.rv), ...(next ? { continue: next } : {}) };
+    res.end(
+      JSON.stringify(
+        metadataOnly
+          ? { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata, items: items.map(partial) }
+          : { kind: "WidgetList", metadata, items },
+      ),
+    );
   }
 
-  private watch(q: URLSearchParams, res: ServerResponse): void {
+  private watch(q: URLSearchParams, res: ServerResponse, metadataOnly: boolean): void {
     this.watches.push(q);
     const script = this.nextWatch.shift() ?? "stream";
     if (script === "gone") return this.status(res, 410, "Expired", "too old resource version");
@@ -148,13 +173,14 @@ export class ScriptedApi {
     // server serving streaming lists marks its end.
     if (script === "stream" && (initialEvents || !q.get("resourceVersion"))) {
       const all = [...this.objects.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-      for (const object of all) res.write(JSON.stringify({ type: "ADDED", object }) + "\n");
+      for (const object of all) res.write(JSON.stringify({ type: "ADDED", object: metadataOnly ? partial(object) : object }) + "\n");
       if (initialEvents && this.watchList === "served") {
         const metadata = { resourceVersion: String(this.rv), annotations: { "k8s.io/initial-events-end": "true" } };
-        res.write(JSON.stringify({ type: "BOOKMARK", object: { kind: "Widget", apiVersion: "test.openshell.io/v1", metadata } }) + "\n");
+        const bookmark = { type: "BOOKMARK", object: { kind: "Widget", apiVersion: "test.openshell.io/v1", metadata } };
+        res.write(JSON.stringify(metadataOnly ? { ...bookmark, object: partial(bookmark.object) } : bookmark) + "\n");
       }
     }
-    const w: OpenWatch = { res, mode: script };
+    const w: OpenWatch = { res, mode: script, metadataOnly };
     this.open.add(w);
     res.on("close", () => this.open.delete(w));
   }
@@ -163,6 +189,13 @@ export class ScriptedApi {
     res.writeHead(code, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message }));
   }
+}
+
+/** An object as kube-apiserver sends it to a metadata-only reader; Status objects (ERROR events) pass as they are. */
+function partial(object: object): object {
+  const { kind, metadata } = object as { kind?: string; metadata?: object };
+  if (kind === "Status") return object;
+  return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata };
 }
 
 /** Poll until cond() holds; fail the test with `what` if it does not within a few seconds. */

@@ -98,6 +98,21 @@ describe("a namespace's event stream", () => {
     expect(fake.lists).toHaveLength(2);
   });
 
+  test("a list made only for its resourceVersion asks for one event; only catching up lists them all", async () => {
+    const expired = { type: "ERROR" as const, object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" } };
+    for (const catchUp of [false, true]) {
+      const fake = new FakeEvents();
+      fake.scripts.push([expired]);
+      startStream(fake, catchUp);
+      await eventually("the list after the 410", () => (fake.lists.length === 2 ? true : undefined));
+      // limit=1 without resourceVersion=0: older watch caches ignore a limit at resourceVersion 0.
+      expect(fake.lists.map((req) => req.query)).toEqual([
+        catchUp ? { resourceVersion: "0", continue: undefined } : { limit: 1 },
+        { limit: 1 },
+      ]);
+    }
+  });
+
   test("a broken watch resumes from the last event it saw", async () => {
     const fake = new FakeEvents();
     fake.scripts.push([{ type: "ADDED", object: kubeEvent("Pulling", "11") }, "fail"], [{ type: "ADDED", object: kubeEvent("Pulled", "12") }]);

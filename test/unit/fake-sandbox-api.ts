@@ -39,6 +39,8 @@ type Obj = { metadata: { name: string; namespace: string; labels?: Record<string
 export class FakeSandboxApi {
   /** `METHOD path?query` of every request, in order. */
   readonly requests: string[] = [];
+  /** The Accept header of every request, in the order of `requests` (the fake sends whole objects whatever it asks). */
+  readonly accepts: string[] = [];
   /** Bodies of every write that is not to a sandbox (events, platform objects, patches), in order. */
   readonly otherWrites: { method: string; path: string; body: any }[] = [];
   readonly sandboxes = new Map<string, Obj>();
@@ -106,6 +108,7 @@ export class FakeSandboxApi {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+    this.accepts.push(req.headers.accept ?? "");
     const body = await readBody(req);
     const watch = url.searchParams.get("watch") === "1";
     const labelSelector = url.searchParams.get("labelSelector") ?? "";
