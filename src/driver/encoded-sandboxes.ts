@@ -39,6 +39,12 @@ export interface EncodedSandbox {
   readonly sandboxData: Uint8Array;
   /** The length-prefixed WatchSandboxesSandboxEvent holding it: field `sandbox` of a watch event. */
   readonly eventData: Uint8Array;
+  /**
+   * The binary `sandbox` watch event carrying `eventData`, one per state, shared by every stream:
+   * a new stream's initial state is then 10,000 references, not 10,000 new messages per stream
+   * (64 streams opening at once held ~200 MB of them).
+   */
+  readonly binaryEvent: WatchSandboxesEvent;
 }
 
 export class EncodedSandboxes {
@@ -99,7 +105,9 @@ function encode(sandbox: DriverSandbox, cr: CrKey): EncodedSandbox {
   const eventData = new BinaryWriter().bytes(event).finish();
   // The sandbox field is the tail of the event field: one buffer holds both.
   const sandboxData = eventData.subarray(eventData.length - event.length + tagLength(EVENT_SANDBOX_FIELD));
-  return { sandbox, cr, sandboxData, eventData };
+  const binaryEvent = create(WatchSandboxesEventSchema);
+  binaryEvent.$unknown = [lengthDelimited(EVENT_FIELD, eventData)];
+  return { sandbox, cr, sandboxData, eventData, binaryEvent };
 }
 
 /** A tag is a varint of (field number << 3 | wire type). */
@@ -131,10 +139,8 @@ export function getResponse(entry: EncodedSandbox, codec: ReplyCodec): GetSandbo
   return response;
 }
 
-/** A `sandbox` watch event; `payload` is unset in the pre-encoded form, whose bytes carry it. */
+/** A `sandbox` watch event; `payload` is unset in the pre-encoded form, whose bytes carry it. The binary form is shared: never modify it. */
 export function sandboxEvent(entry: EncodedSandbox, codec: ReplyCodec): WatchSandboxesEvent {
   if (codec === "json") return create(WatchSandboxesEventSchema, { payload: { case: "sandbox", value: { sandbox: entry.sandbox } } });
-  const event = create(WatchSandboxesEventSchema);
-  event.$unknown = [lengthDelimited(EVENT_FIELD, entry.eventData)];
-  return event;
+  return entry.binaryEvent;
 }

@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { undecodableRequestsAsInvalidArgument } from "../contract/undecodable-requests";
 import { ComputeDriver } from "../gen/compute_driver_pb";
 import { logger } from "../log";
+import { LargeReplies } from "./large-replies";
 import type { Metrics } from "./metrics";
 import { OpenStreams } from "./open-streams";
 import { platformPeerCredentials, type PeerCredentials } from "./peer-credentials";
@@ -13,6 +14,17 @@ import { bindPrivateSocket } from "./private-socket";
 import { rpcMetricsInterceptor } from "./rpc-metrics";
 
 const log = logger("grpc");
+
+/** Unary calls whose reply holds every sandbox. */
+const LARGE_REPLY_PATHS = new Set([`/${ComputeDriver.typeName}/${ComputeDriver.method.listSandboxes.name}`]);
+/**
+ * Lists written at once, ~15 MB each at 10,000 until sent. One keeps the CPU busy (64 callers got the
+ * most Lists per second with one); the second keeps a slow reader from holding up every other List.
+ */
+const LARGE_REPLY_SLOTS = 2;
+/** A List not read to the end by then (a stalled reader) stops holding up the others. */
+const LARGE_REPLY_MAX_HOLD_MS = 10_000;
+const MAX_SESSION_MEMORY_MB = 1024;
 
 export interface GrpcServer {
   /** Refuses new connections and, with an HTTP/2 GOAWAY, new calls on open ones; removes the socket file if still ours. */
@@ -46,7 +58,21 @@ export async function startGrpcServer(opts: {
     interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor()],
     routes: (router) => router.service(ComputeDriver, opts.service),
   });
-  const server = http2.createServer(undecodableRequestsAsInvalidArgument(handler));
+  const serve = undecodableRequestsAsInvalidArgument(handler);
+  const largeReplies = new LargeReplies(LARGE_REPLY_SLOTS, LARGE_REPLY_MAX_HOLD_MS);
+  const server = http2.createServer(
+    {
+      // While more than maxSessionMemory MB (default 10: two Lists of 10,000 sandboxes) wait to be
+      // sent, node:http2 (Bun's too) refuses new calls with ENHANCE_YOUR_CALM and soon ends the
+      // connection, the gateway's watch with it. The peer is the gateway on a private socket, not a
+      // stranger to defend against; what waits to be sent is bounded by LargeReplies instead.
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    },
+    (req, res) => {
+      if (LARGE_REPLY_PATHS.has(req.url)) largeReplies.admit(res, () => serve(req, res));
+      else serve(req, res);
+    },
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);

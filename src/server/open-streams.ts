@@ -22,15 +22,27 @@ export class OpenStreams {
   }
 
   async *#endable<T>(messages: AsyncIterable<T>): AsyncGenerator<T> {
-    let end!: () => void;
-    const ended = new Promise<typeof ENDED>((resolve) => (end = () => resolve(ENDED)));
+    let ended = this.#ending;
+    // The wait of the current step only. Not Promise.race with one promise for the stream's whole
+    // life: every race leaves a reaction on the losing promise, which would keep each message the
+    // stream ever sent (10,000 for a new watch's state) until the stream ends.
+    let interrupt: (() => void) | undefined;
+    const end = () => {
+      ended = true;
+      interrupt?.();
+    };
     this.#enders.add(end);
-    if (this.#ending) end();
     const it = messages[Symbol.asyncIterator]();
     try {
       for (;;) {
-        // The stream usually sits waiting for the next change; the race lets shutdown cut in.
-        const next = await Promise.race([it.next(), ended]);
+        // The stream usually sits waiting for the next change; shutdown cuts in on that wait.
+        const next = ended
+          ? ENDED
+          : await new Promise<IteratorResult<T> | typeof ENDED>((resolve, reject) => {
+              interrupt = () => resolve(ENDED);
+              it.next().then(resolve, reject);
+            });
+        interrupt = undefined;
         if (next === ENDED) throw new ConnectError("the driver is shutting down; reconnect", Code.Unavailable);
         if (next.done) return;
         yield next.value;
