@@ -28,6 +28,8 @@ import { WorkspaceNamespaces } from "./workspace-namespaces";
 
 const log = logger("cache");
 
+const FIRST_SYNC_JOIN_MS = 30_000;
+
 /** The request field every by-id RPC (Get, Stop, Start, Delete) carries the id in. */
 const SANDBOX_ID_FIELD = "sandbox_id";
 
@@ -36,6 +38,8 @@ export interface SandboxDriverOptions {
   settings: RenderSettings;
   platform: PlatformAdapter;
   stopTimeoutMs: number;
+  /** How long a List at start waits for the cache's first listing of the Sandbox CRs (default 30 s). */
+  firstSyncJoinMs?: number;
 }
 
 export class SandboxDriver {
@@ -48,11 +52,13 @@ export class SandboxDriver {
   readonly #operations: SandboxOperations;
   readonly #namespaces: WorkspaceNamespaces;
   readonly #platform: PlatformAdapter;
+  readonly #firstSyncJoinMs: number;
 
   constructor(opts: SandboxDriverOptions) {
     const { client, settings, platform } = opts;
     this.settings = settings;
     this.#platform = platform;
+    this.#firstSyncJoinMs = opts.firstSyncJoinMs ?? FIRST_SYNC_JOIN_MS;
     this.cache = new SandboxCache(client, settings, this.hub);
     this.#lookup = new SandboxLookup(client, settings);
     this.#namespaces = new WorkspaceNamespaces(client, settings, {
@@ -131,14 +137,24 @@ export class SandboxDriver {
 
   /** By CR name, then namespace. Before the Sandbox CRs are cached, as the API server has them. */
   async list(): Promise<DriverSandbox[]> {
-    if (this.cache.sandboxesSynced()) return this.cache.list();
+    if (await this.#sandboxesCachedSoon()) return this.cache.list();
     return this.#listLive();
   }
 
   /** List's reply, written from the cached bytes once the Sandbox CRs are cached. */
   async listReply(codec: ReplyCodec): Promise<ListSandboxesResponse> {
-    if (this.cache.sandboxesSynced()) return listResponse(this.cache.listEncoded(), codec);
+    if (await this.#sandboxesCachedSoon()) return listResponse(this.cache.listEncoded(), codec);
     return create(ListSandboxesResponseSchema, { sandboxes: await this.#listLive() });
+  }
+
+  /**
+   * At start the cache is listing every Sandbox CR: a List then waits for that listing rather
+   * than making a second one of its own, which at 10,000 sandboxes costs the API server seconds
+   * and slows the first. A listing that fails, or is not done in time, is not waited for.
+   */
+  #sandboxesCachedSoon(): Promise<boolean> {
+    if (this.cache.sandboxesSynced()) return Promise.resolve(true);
+    return this.cache.sandboxesSyncedWithin(this.#firstSyncJoinMs);
   }
 
   async #listLive(): Promise<DriverSandbox[]> {

@@ -110,6 +110,21 @@ export class SandboxCache {
     return this.#sandboxes.waitForSync(signal);
   }
 
+  /**
+   * Waits for the Sandbox CRs' first sync, which is under way from start: true once synced, false
+   * as soon as that listing reports an error, or once `timeoutMs` passes first.
+   */
+  async sandboxesSyncedWithin(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.#sandboxes.hasSynced()) {
+      const left = deadline - performance.now();
+      if (this.#sandboxes.lastError() !== undefined || left <= 0) return false;
+      // Woken by the sync itself; every 100 ms to look for an error.
+      await this.#sandboxes.waitForSync(AbortSignal.timeout(Math.min(100, left))).catch(() => undefined);
+    }
+    return true;
+  }
+
   /** Why the cache is not (or no longer) up to date, for /readyz; undefined when healthy. Events never count. */
   problem(): string | undefined {
     for (const [name, informer] of this.#informers) {

@@ -166,12 +166,13 @@ afterEach(async () => {
   for (const driver of drivers.splice(0)) await driver.stop();
 });
 
-function startDriver(cluster: FakeCluster): SandboxDriver {
+function startDriver(cluster: FakeCluster, firstSyncJoinMs?: number): SandboxDriver {
   const driver = new SandboxDriver({
     client: cluster.client(),
     settings: makeSettings({ workspaceMode: "managed" }),
     platform: plainKubernetes(),
     stopTimeoutMs: 5000,
+    ...(firstSyncJoinMs === undefined ? {} : { firstSyncJoinMs }),
   });
   drivers.push(driver);
   driver.start();
@@ -326,11 +327,25 @@ describe("serving once the sandboxes are listed", () => {
     await eventually("the cache ready", () => (driver.cache.problem() === undefined ? true : undefined));
   });
 
-  test("before the sandboxes are listed, List asks the API server for this gateway's sandboxes and answers in name order", async () => {
+  test("a List at start waits for the cache's own listing of the sandboxes instead of making a second LIST", async () => {
     const cluster = new FakeCluster();
     seed(cluster);
     cluster.hold(SANDBOXES);
     const driver = startDriver(cluster);
+    const listing = driver.list();
+    await Bun.sleep(50);
+    cluster.release(SANDBOXES);
+    expect((await listing).map((s) => s.id)).toEqual(LIST_ORDER);
+    expect(driver.cache.sandboxesSynced()).toBe(true);
+    // The cache lists through its watch (a streaming list); no plain LIST was made for the call.
+    expect(cluster.sandboxLists).toEqual([]);
+  });
+
+  test("a List at start that the cache's listing does not answer in time asks the API server for this gateway's sandboxes, in name order", async () => {
+    const cluster = new FakeCluster();
+    seed(cluster);
+    cluster.hold(SANDBOXES);
+    const driver = startDriver(cluster, 50);
     const listed = await driver.list();
     expect(driver.cache.sandboxesSynced()).toBe(false);
     expect(listed.map((s) => s.id)).toEqual(LIST_ORDER);
