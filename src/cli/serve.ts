@@ -1,12 +1,13 @@
 // `openshell-driver-k8s serve`: wiring only. The socket is bound first so the gateway (which
-// retries for 30 s) can connect at once; cluster-backed RPCs answer Unavailable until the
-// Sandbox API is found and the caches are synced, which /readyz reports.
-import { Code, ConnectError } from "@connectrpc/connect";
+// retries for 30 s) can connect at once; cluster-backed RPCs wait for the first connection to the
+// cluster and answer Unavailable once it failed, until the Sandbox API is found; /readyz reports
+// that and the caches' sync.
 import type { Config } from "../config";
 import { computeDriverService, type DriverIdentity } from "../contract/compute-driver-service";
 import { ApiVersionError, detectSandboxApiVersion } from "../driver/api-version";
 import { SandboxDriver } from "../driver/driver";
 import { countByPhase } from "../driver/phase";
+import { DriverConnection } from "./driver-connection";
 import { KubeClient, loadKubeAccess } from "../kube";
 import { configureLogging, logger } from "../log";
 import { createPlatformAdapter, detectPlatform } from "../platform";
@@ -23,6 +24,8 @@ const SHUTDOWN_GRACE_MS = 8000;
 /** /version is checked this often, and counted as failing once unanswered this long. */
 const API_CHECK_INTERVAL_MS = 2000;
 const API_STALLED_AFTER_MS = 5000;
+/** How long a call made while the first connection attempt is under way waits for it. */
+const FIRST_CONNECTION_WAIT_MS = 10_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,12 +38,14 @@ function describePlatform(platform: PlatformIdentity): string {
 
 export async function serve({ server: config, render, platform: platformSettings }: Config, identity: DriverIdentity): Promise<void> {
   configureLogging(config.logLevel, config.logFormat);
-  let driver: SandboxDriver | undefined;
-  let connectProblem = "connecting to the Kubernetes API";
+  const connection = new DriverConnection<SandboxDriver>("connecting to the Kubernetes API");
   let platform: PlatformIdentity | undefined;
   let stopping = false;
 
-  const metrics = createMetrics(() => (driver ? countByPhase(driver.cache.list()) : {}));
+  const metrics = createMetrics(() => {
+    const driver = connection.current;
+    return driver ? countByPhase(driver.cache.list()) : {};
+  });
   // One stop for every Kubernetes call and credential plugin: shutdown never waits on a hung API server.
   const kubeStop = new AbortController();
   const access = await loadKubeAccess({ kubeconfigPath: config.kubeconfig, pluginTimeoutMs: config.kubeTimeoutMs, signal: kubeStop.signal });
@@ -57,10 +62,7 @@ export async function serve({ server: config, render, platform: platformSettings
   });
   log.info("starting", { version: identity.version, namespace: render.namespace, gatewayId: render.gatewayId, workspaceMode: render.workspaceMode, kube: access.describe });
 
-  const service = computeDriverService(identity, () => {
-    if (!driver) throw new ConnectError(`driver is not connected to the cluster yet: ${connectProblem}`, Code.Unavailable);
-    return driver;
-  });
+  const service = computeDriverService(identity, (signal) => connection.get(FIRST_CONNECTION_WAIT_MS, signal));
   const grpc = await startGrpcServer({ socketPath: config.socket, service, metrics, maxRequestBytes: config.maxRequestBytes });
 
   const api = new ApiReachability(() => client.version(), { intervalMs: API_CHECK_INTERVAL_MS, stalledAfterMs: API_STALLED_AFTER_MS });
@@ -75,11 +77,12 @@ export async function serve({ server: config, render, platform: platformSettings
         metrics,
         readiness: () => {
           if (stopping) return "shutting down";
-          if (!driver) return connectProblem;
+          const driver = connection.current;
+          if (!driver) return connection.problem;
           return api.problem() ?? driver.cache.problem();
         },
         // Events only add progress detail: their absence is reported, never a reason to stop serving.
-        degradation: () => driver?.cache.eventsProblem(),
+        degradation: () => connection.current?.cache.eventsProblem(),
         detail: () => (platform ? [`platform: ${describePlatform(platform)}`] : []),
       });
     } catch (err) {
@@ -102,7 +105,7 @@ export async function serve({ server: config, render, platform: platformSettings
     grpc.endStreams();
     api.stop();
     // The informers stop their own calls first, so only calls still under way are cancelled.
-    const driverStopped = driver?.stop();
+    const driverStopped = connection.current?.stop();
     kubeStop.abort();
     await driverStopped;
     await Promise.all([grpc.close(SHUTDOWN_GRACE_MS), health?.close()]);
@@ -129,13 +132,13 @@ export async function serve({ server: config, render, platform: platformSettings
       await adapter.preflight();
       const connected = new SandboxDriver({ client, settings, platform: adapter, stopTimeoutMs: config.stopTimeoutMs });
       connected.start();
-      driver = connected;
+      connection.connected(connected);
       log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: render.namespace, platform: detected.name });
       return;
     } catch (err) {
-      connectProblem = (err as Error).message;
+      connection.failed((err as Error).message);
       const level = err instanceof ApiVersionError || err instanceof PlatformProblem || attempt === 0 ? "error" : "warn";
-      log[level]("cannot use the cluster yet; retrying", { error: connectProblem });
+      log[level]("cannot use the cluster yet; retrying", { error: connection.problem });
       await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5));
     }
   }

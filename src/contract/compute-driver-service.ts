@@ -14,7 +14,7 @@ export interface DriverIdentity {
 }
 
 /** Resolves the connected driver, or throws Unavailable while the cluster is not reachable yet. */
-export type DriverProvider = () => SandboxDriver;
+export type DriverProvider = (signal: AbortSignal) => Promise<SandboxDriver>;
 
 function requireId(sandboxId: string): string {
   if (sandboxId === "") throw new ConnectError("sandbox_id: required", Code.InvalidArgument);
@@ -62,42 +62,42 @@ export function computeDriverService(identity: DriverIdentity, driver: DriverPro
         gatewayManagesLifecycle: false,
       }),
     getGatewayListenerRequirements: () => ({}),
-    validateSandboxCreate: mapped(async (req) => {
-      await driver().validate(requireSandbox(req.sandbox));
+    validateSandboxCreate: mapped(async (req, ctx) => {
+      await (await driver(ctx.signal)).validate(requireSandbox(req.sandbox));
       return {};
     }),
-    createSandbox: mapped(async (req) => {
-      await driver().create(requireSandbox(req.sandbox));
+    createSandbox: mapped(async (req, ctx) => {
+      await (await driver(ctx.signal)).create(requireSandbox(req.sandbox));
       return {};
     }),
-    getSandbox: mapped((req, ctx) => driver().getReply(requireId(req.sandboxId), replyCodec(ctx))),
-    listSandboxes: mapped((_req, ctx) => driver().listReply(replyCodec(ctx))),
+    getSandbox: mapped(async (req, ctx) => (await driver(ctx.signal)).getReply(requireId(req.sandboxId), replyCodec(ctx))),
+    listSandboxes: mapped(async (_req, ctx) => (await driver(ctx.signal)).listReply(replyCodec(ctx))),
     stopSandbox: mapped(async (req, ctx) => {
-      await driver().stopSandbox(requireId(req.sandboxId), ctx.signal);
+      await (await driver(ctx.signal)).stopSandbox(requireId(req.sandboxId), ctx.signal);
       return {};
     }),
-    startSandbox: mapped(async (req) => {
-      await driver().startSandbox(requireId(req.sandboxId));
+    startSandbox: mapped(async (req, ctx) => {
+      await (await driver(ctx.signal)).startSandbox(requireId(req.sandboxId));
       return {};
     }),
-    deleteSandbox: mapped(async (req) =>
-      create(DeleteSandboxResponseSchema, { deleted: await driver().deleteSandbox(requireId(req.sandboxId)) }),
+    deleteSandbox: mapped(async (req, ctx) =>
+      create(DeleteSandboxResponseSchema, { deleted: await (await driver(ctx.signal)).deleteSandbox(requireId(req.sandboxId)) }),
     ),
     async *watchSandboxes(_req, ctx) {
       try {
-        yield* driver().watch(ctx.signal, replyCodec(ctx));
+        yield* (await driver(ctx.signal)).watch(ctx.signal, replyCodec(ctx));
       } catch (err) {
         throw toConnectError(err);
       }
     },
-    ensureWorkspace: mapped(async (req) => {
+    ensureWorkspace: mapped(async (req, ctx) => {
       requireWorkspace(req.workspace);
-      await driver().ensureWorkspace(req.workspace);
+      await (await driver(ctx.signal)).ensureWorkspace(req.workspace);
       return {};
     }),
-    deleteWorkspace: mapped(async (req) => {
+    deleteWorkspace: mapped(async (req, ctx) => {
       requireWorkspace(req.workspace);
-      await driver().deleteWorkspace(req.workspace);
+      await (await driver(ctx.signal)).deleteWorkspace(req.workspace);
       return {};
     }),
   };

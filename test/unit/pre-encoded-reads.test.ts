@@ -285,7 +285,7 @@ describe("replies written from the cached encoding", () => {
       createClient(
         ComputeDriver,
         createRouterTransport(
-          (router) => router.service(ComputeDriver, computeDriverService({ name: "test", version: "0", defaultImage: "img" }, () => driver)),
+          (router) => router.service(ComputeDriver, computeDriverService({ name: "test", version: "0", defaultImage: "img" }, async () => driver)),
           { transport: { useBinaryFormat } },
         ),
       );
