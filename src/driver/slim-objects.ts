@@ -4,6 +4,7 @@
 // reads; at 10,000 sandboxes that is most of the driver's memory. The informer applies these as
 // objects arrive, so the full objects are garbage as soon as they are parsed.
 import type { V1Pod } from "@kubernetes/client-node";
+import { ANNOTATION_SANDBOX_ID, LABEL_SANDBOX_ID } from "../sandbox/labels";
 import { OBSERVED_ANNOTATIONS, OBSERVED_LABELS, type ObservablePod, type ObservableSandbox } from "../sandbox/observe";
 import type { SandboxCondition, SandboxMetadata, SandboxResource } from "../sandbox/types";
 
@@ -26,11 +27,18 @@ export interface CachedPod extends ObservablePod {
   metadata: KeptMetadata;
 }
 
+/**
+ * Of a pod, observation reads only the name; the cache reads its sandbox id, where sandboxIdOf
+ * looks for it. Its other identity keys are the CR's to give, so a pod keeps no copy of them.
+ */
+const POD_LABELS = [LABEL_SANDBOX_ID] as const;
+const POD_ANNOTATIONS = [ANNOTATION_SANDBOX_ID, LABEL_SANDBOX_ID] as const;
+
 export function slimSandbox(cr: SandboxResource): CachedSandbox {
   const m = cr.metadata ?? {};
   const slim: CachedSandbox = {
     metadata: {
-      ...keptMetadata(m),
+      ...keptMetadata(m, OBSERVED_LABELS, OBSERVED_ANNOTATIONS),
       ...(m.generation === undefined ? {} : { generation: m.generation }),
       ...(m.creationTimestamp === undefined ? {} : { creationTimestamp: m.creationTimestamp }),
       ...(m.deletionTimestamp === undefined ? {} : { deletionTimestamp: m.deletionTimestamp }),
@@ -53,12 +61,12 @@ export function slimSandbox(cr: SandboxResource): CachedSandbox {
 }
 
 export function slimPod(pod: V1Pod): CachedPod {
-  return { metadata: keptMetadata(pod.metadata ?? {}) };
+  return { metadata: keptMetadata(pod.metadata ?? {}, POD_LABELS, POD_ANNOTATIONS) };
 }
 
-function keptMetadata(m: KeptMetadata): KeptMetadata {
-  const labels = pick(m.labels, OBSERVED_LABELS);
-  const annotations = pick(m.annotations, OBSERVED_ANNOTATIONS);
+function keptMetadata(m: KeptMetadata, labelKeys: readonly string[], annotationKeys: readonly string[]): KeptMetadata {
+  const labels = pick(m.labels, labelKeys);
+  const annotations = pick(m.annotations, annotationKeys);
   return {
     ...(m.name === undefined ? {} : { name: m.name }),
     ...(m.namespace === undefined ? {} : { namespace: m.namespace }),

@@ -82,4 +82,20 @@ describe("the cache's slim copies", () => {
     expect(slim.metadata.annotations ?? {}).not.toHaveProperty("kubectl.kubernetes.io/restartedAt");
     expect(sandboxIdOf(slim)).toBe(sandboxIdOf(pod));
   });
+
+  test("a slim pod keeps only the sandbox id of its identity keys, wherever the pod carries it", () => {
+    const pod = podOf(base, "box-pod");
+    const id = sandboxIdOf(base)!;
+    expect(slimPod(pod).metadata.labels).toEqual({ "openshell.ai/sandbox-id": id });
+    const carriers: [string, V1Pod["metadata"]][] = [
+      ["as the openshell.io annotation", { name: "p", annotations: { "openshell.io/sandbox-id": id } }],
+      ["as an openshell.ai annotation", { name: "p", annotations: { "openshell.ai/sandbox-id": id, "openshell.ai/sandbox-name": "n" } }],
+      ["as a label only", { name: "p", labels: { "openshell.ai/sandbox-id": id, "openshell.ai/managed-by": "openshell" } }],
+    ];
+    for (const [, metadata] of carriers) {
+      const slim = slimPod({ metadata });
+      expect(sandboxIdOf(slim)).toBe(id);
+      expect(equals(DriverSandboxSchema, observeSandbox(base, slim)!, observeSandbox(base, { metadata })!)).toBe(true);
+    }
+  });
 });
