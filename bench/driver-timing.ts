@@ -37,13 +37,13 @@ export function memoryMiB(pid: number): { rss: number; hwm: number } {
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
 }
 
-export async function spawnDriver(kubeconfig: string, gatewayId: string, namespace: string): Promise<TimedDriver> {
+export async function spawnDriver(kubeconfig: string, gatewayId: string, namespace: string, binary = BINARY): Promise<TimedDriver> {
   const healthPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "osdrv-bench-"));
   const socket = join(dir, "driver.sock");
   const spawnedAt = performance.now();
   const proc = Bun.spawn(
-    [BINARY, "serve", `--socket=${socket}`, `--kubeconfig=${kubeconfig}`, `--namespace=${namespace}`, `--gateway-id=${gatewayId}`, `--health-port=${healthPort}`, "--health-address=127.0.0.1", "--log-level=warn"],
+    [binary, "serve", `--socket=${socket}`, `--kubeconfig=${kubeconfig}`, `--namespace=${namespace}`, `--gateway-id=${gatewayId}`, `--health-port=${healthPort}`, "--health-address=127.0.0.1", "--log-level=warn"],
     { stdout: "ignore", stderr: "pipe" },
   );
   const stderr = new Response(proc.stderr).text();

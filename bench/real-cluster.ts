@@ -7,13 +7,14 @@
 // Env: BENCH_SECONDS (per load cell, default 3), BENCH_IN_FLIGHT (default 1,16,64),
 // BENCH_DRIVER_BIN (another build of the driver to compare).
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../test/support/clients";
 import { clusterState, driverKubeconfig } from "../test/support/cluster";
 import { BenchSandboxes, NAMESPACE } from "./cluster-fixture";
 import { memoryMiB, spawnDriver, waitUntilServed, type TimedDriver } from "./driver-timing";
 import { connectLoad, grpcioLoad, type LoadResult, type ReadOp } from "./load";
+import { CLUSTER_MEASURES, provenance, saveResult, type ClusterMeasures, type Figure } from "./report";
 
 export interface ClusterBenchOptions {
   sandboxes: number;
@@ -25,12 +26,6 @@ export interface ClusterBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface Figure {
-  what: string;
-  value: string;
-  how: string;
-}
-
 export interface ClusterBenchResult {
   /** The gateway id (and label value) every object of the run carried. */
   gatewayId: string;
@@ -40,6 +35,8 @@ export interface ClusterBenchResult {
   servedCount: number;
   podsSeen: number;
   load: LoadResult[];
+  /** Filled as the phases run; complete only when the run got through the load. */
+  measures: Partial<ClusterMeasures>;
   leftBehind: { sandboxes: number; pods: number };
 }
 
@@ -77,14 +74,16 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     drivers.push(d);
     return d;
   };
-  const result: ClusterBenchResult = { gatewayId, figures, phases, created: 0, servedCount: 0, podsSeen: 0, load: [], leftBehind: { sandboxes: -1, pods: -1 } };
+  const measures: Partial<ClusterMeasures> = {};
+  const result: ClusterBenchResult = { gatewayId, figures, phases, created: 0, servedCount: 0, podsSeen: 0, load: [], measures, leftBehind: { sandboxes: -1, pods: -1 } };
   try {
     phase("idle");
     const unreachable = join(scratch, "unreachable.kubeconfig");
     writeFileSync(unreachable, readFileSync(kubeconfig, "utf8").replace(/server: \S+/, "server: https://127.0.0.1:9"));
     const idle = await start(unreachable);
     await Bun.sleep(1000);
-    figure("driver RSS idle (socket bound, no cluster reachable)", `${memoryMiB(idle.proc.pid).rss.toFixed(1)} MiB`, "VmRSS 1 s after the socket is bound, kubeconfig server 127.0.0.1:9");
+    measures.rssIdleMiB = memoryMiB(idle.proc.pid).rss;
+    figure("driver RSS idle (socket bound, no cluster reachable)", `${measures.rssIdleMiB.toFixed(1)} MiB`, "VmRSS 1 s after the socket is bound, kubeconfig server 127.0.0.1:9");
     await idle.stop();
 
     phase("empty");
@@ -93,6 +92,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     await waitUntilServed(empty, 0);
     await Bun.sleep(1000);
     const rssEmpty = memoryMiB(empty.proc.pid).rss;
+    measures.rssEmptyMiB = rssEmpty;
     figure("driver RSS with 0 sandboxes (connected, synced)", `${rssEmpty.toFixed(1)} MiB`, "VmRSS 1 s after the first ListSandboxes answers");
 
     phase("create");
@@ -113,6 +113,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       ids.push(`${run}-d${i}-id`, `${run}-r${i}-id`);
     }
     const [driverP50, postP50] = [median(viaDriver), median(viaPost)];
+    measures.createDriverMs = driverP50;
+    measures.createPostMs = postP50;
     figure(
       `CreateSandbox vs raw POST of the same CR (p50 of ${opts.createSamples} each, alternating, 1 in flight)`,
       `${ms(driverP50)} vs ${ms(postP50)} (${(driverP50 / postP50).toFixed(2)}×)`,
@@ -145,6 +147,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     for (const mode of ["unpaged", "watch-cache", "paged-500"] as const) {
       const times: number[] = [];
       for (let i = 0; i < samples; i++) times.push((await fixture.timeList(mode)).ms);
+      if (mode === "unpaged") measures.unpagedListMs = median(times);
+      if (mode === "watch-cache") measures.watchCacheListMs = median(times);
       const how = { unpaged: "GET …/sandboxes?labelSelector=…", "watch-cache": "GET …/sandboxes?labelSelector=…&resourceVersion=0", "paged-500": "GET …/sandboxes?labelSelector=…&limit=500 + continue" }[mode];
       figure(`one LIST of the ${n} sandboxes, ${mode} (median of ${samples})`, ms(median(times)), `${how}, driver identity`);
     }
@@ -153,10 +157,12 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     const served = await start(kubeconfig);
     const timing = await waitUntilServed(served, n);
     result.servedCount = n;
+    Object.assign(measures, { socketBoundMs: served.socketBoundMs, servedMs: timing.servedMs, unavailable: timing.unavailable });
     figure("start → socket bound", ms(served.socketBoundMs), "spawn → socket file exists (polled every 2 ms)");
     figure(`start → all ${n} served`, `${ms(timing.servedMs)} (${timing.unavailable} UNAVAILABLE, ${timing.partial} short answers before)`, "spawn → first ListSandboxes with all N, polled every 5 ms");
     await Bun.sleep(2000);
     const rssN = memoryMiB(served.proc.pid).rss;
+    measures.rssSteadyMiB = rssN;
     figure(`driver RSS with ${n} sandboxes and their pods cached (steady)`, `${rssN.toFixed(1)} MiB`, "VmRSS 2 s after all are served, before load");
     figure("bytes per sandbox", `${(((rssN - rssEmpty) * 2 ** 20) / n / 1024).toFixed(1)} KiB`, `(RSS at ${n} − RSS at 0) / ${n}`);
 
@@ -176,6 +182,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       }
     }
     const after = memoryMiB(served.proc.pid);
+    Object.assign(measures, { rssAfterLoadMiB: after.rss, hwmAfterLoadMiB: after.hwm });
     figure(`driver RSS with ${n} after the load`, `${after.rss.toFixed(1)} MiB (high-water ${after.hwm.toFixed(1)} MiB)`, "VmRSS / VmHWM after every load cell");
   } finally {
     phase("cleanup");
@@ -194,17 +201,6 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
   return result;
 }
 
-export function markdown(result: ClusterBenchResult, n: number): string {
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
-  const rows = result.figures.map((f) => `| ${f.what} | ${f.value} | ${f.how} |`).join("\n");
-  return `Produced by \`just bench-cluster ${n}\` (\`bun run bench/real-cluster.ts ${n}\`) on ${new Date().toISOString().slice(0, 16)}Z, ${machine}, local control plane (cluster/README.md).
-
-| what | measured | how |
-|---|---|---|
-${rows}
-`;
-}
-
 if (import.meta.main) {
   const n = Number(process.argv[2] ?? 1000);
   if (!Number.isInteger(n) || n < 10) throw new Error("usage: bun run bench/real-cluster.ts N (N ≥ 10)");
@@ -215,6 +211,17 @@ if (import.meta.main) {
     createSamples: Math.min(100, Math.floor((n - 1) / 4)),
     log: (line) => console.error(line),
   });
-  console.log(markdown(result, n));
-  if (result.leftBehind.sandboxes !== 0 || result.leftBehind.pods !== 0) process.exit(1);
+  const complete = CLUSTER_MEASURES.every((key) => result.measures[key] !== undefined);
+  if (complete) {
+    saveResult(`cluster-${n}`, {
+      ...provenance(`just bench-cluster ${n}`),
+      sandboxes: n,
+      figures: result.figures,
+      measures: result.measures as ClusterMeasures,
+      load: result.load,
+    });
+  } else {
+    console.error(`the run stopped before measuring everything; bench/results/cluster-${n}.json and BENCHMARKS.md left as they were`);
+  }
+  if (!complete || result.leftBehind.sandboxes !== 0 || result.leftBehind.pods !== 0) process.exit(1);
 }

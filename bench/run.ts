@@ -1,16 +1,17 @@
 // `just bench`: speed and memory of the driver, written to BENCHMARKS.md with the command that
 // produced each figure. Figures vary with the machine; the table records where they were taken.
 import { create, toBinary } from "@bufbuild/protobuf";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListSandboxesResponseSchema } from "../src/gen/compute_driver_pb";
 import { resolveConfig } from "../src/config";
 import { observeSandbox, renderSandbox, validateSandbox, type RenderSettings } from "../src/sandbox";
 import { connectClient } from "../test/support/clients";
 import { startDriver } from "../test/support/driver-process";
-import { REPO } from "../test/support/paths";
 import { sandboxRequest } from "../test/support/requests";
+import { memoryMiB } from "./driver-timing";
+import { provenance, saveResult } from "./report";
 import { SyntheticApi } from "./synthetic-api";
 
 const COMMAND = "just bench";
@@ -30,10 +31,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 async function timeCalls(n: number, call: () => Promise<unknown>): Promise<number[]> {
   const samples: number[] = [];
@@ -77,7 +74,7 @@ const settings: RenderSettings = {
   const unreachable = join(dir, "unreachable.kubeconfig");
   writeFileSync(unreachable, api.kubeconfig().replace(`127.0.0.1:${api.port}`, "127.0.0.1:9"));
   const idle = await startDriver({ kubeconfig: unreachable, gatewayId: "bench", waitFor: "socket" });
-  record("driver RSS, idle (socket bound, no cluster reachable)", `${rssMiB(idle.proc.pid).toFixed(0)} MiB`);
+  record("driver RSS, idle (socket bound, no cluster reachable)", `${memoryMiB(idle.proc.pid).rss.toFixed(0)} MiB`);
   await idle.stop();
 
   const started = performance.now();
@@ -108,27 +105,14 @@ const settings: RenderSettings = {
   abort.abort();
   record(`WatchSandboxes: full state of ${SANDBOXES} to a new stream`, `${(performance.now() - t).toFixed(0)} ms`);
 
-  record(`driver RSS with ${SANDBOXES} sandboxes and their pods cached`, `${rssMiB(driver.proc.pid).toFixed(0)} MiB`);
+  const memory = memoryMiB(driver.proc.pid);
+  record(`driver RSS with ${SANDBOXES} sandboxes and their pods cached, after the reads above`, `${memory.rss.toFixed(0)} MiB (high-water ${memory.hwm.toFixed(0)} MiB)`);
   await driver.stop();
   api.close();
 }
 
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
-const table = rows.map((r) => `| ${r.what} | ${r.value} |`).join("\n");
-writeFileSync(
-  join(REPO, "BENCHMARKS.md"),
-  `# Benchmarks
-
-Produced by \`${COMMAND}\` (\`bun run bench/run.ts\`, after \`just build\`; \`BENCH_SANDBOXES\` sets the
-sandbox count, default 5000) on ${new Date().toISOString().slice(0, 10)}, ${machine}.
-Latencies are wall-clock on this machine and only comparable between runs on the same machine.
-The gRPC figures run the compiled binary over its Unix socket with the Connect client; the
-sandbox set comes from a synthetic API server (\`bench/synthetic-api.ts\`) so thousands of
-sandboxes can be listed without a cluster.
-
-| what | measured |
-|---|---|
-${table}
-`,
-);
-console.log("wrote BENCHMARKS.md");
+saveResult("synthetic", {
+  ...provenance(COMMAND),
+  rows,
+  notes: `The compiled binary over its Unix socket with the Connect client, against a synthetic API server (\`bench/synthetic-api.ts\`) holding ${SANDBOXES} sandboxes (\`BENCH_SANDBOXES\`), so thousands can be listed without a cluster.`,
+});
