@@ -21,7 +21,7 @@ typecheck:
 
 # Compile the single-file release binary.
 build:
-    bun build --compile --minify --sourcemap src/main.ts --outfile {{bin}}
+    bun build --compile --minify --sourcemap --bytecode --format=esm src/main.ts --outfile {{bin}}
 
 # Every test tier: unit, Kubernetes edge, contract, e2e and chaos (builds the binary and the control plane first).
 test: build cluster-up

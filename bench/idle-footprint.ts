@@ -79,8 +79,9 @@ current-context: c
 `);
 const main = join(REPO, "src/main.ts");
 for (const [what, flags] of [
-  ["the driver (`just build` flags), serve idle", ["--sourcemap"]],
-  ["the driver, built with --compile-exec-argv=--smol", ["--sourcemap", "--compile-exec-argv=--smol"]],
+  ["the driver (`just build` flags), serve idle", ["--sourcemap", "--bytecode", "--format=esm"]],
+  ["the driver, without --bytecode", ["--sourcemap"]],
+  ["the driver, built with --compile-exec-argv=--smol", ["--sourcemap", "--bytecode", "--format=esm", "--compile-exec-argv=--smol"]],
 ] as [string, string[]][]) {
   const out = join(dir, `driver-${rows.length}`);
   const proc = Bun.spawnSync(["bun", "build", "--compile", "--minify", ...flags, main, "--outfile", out], { stdout: "pipe", stderr: "pipe" });
