@@ -16,7 +16,7 @@ import type { PlatformAdapter } from "../platform/types";
 import { checkSandboxId } from "../sandbox/sandbox-id";
 import type { RenderSettings } from "../sandbox/settings";
 import { CreatePreflight } from "./create-preflight";
-import { getResponse, listResponse, type EncodedSandbox, type ReplyCodec } from "./encoded-sandboxes";
+import { getResponse, type EncodedSandbox, type ReplyCodec } from "./encoded-sandboxes";
 import { DriverError } from "./errors";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxCreator } from "./sandbox-create";
@@ -143,7 +143,7 @@ export class SandboxDriver {
 
   /** List's reply, written from the cached bytes once the Sandbox CRs are cached. */
   async listReply(codec: ReplyCodec): Promise<ListSandboxesResponse> {
-    if (await this.#sandboxesCachedSoon()) return listResponse(this.cache.listEncoded(), codec);
+    if (await this.#sandboxesCachedSoon()) return this.cache.listReply(codec);
     return create(ListSandboxesResponseSchema, { sandboxes: await this.#listLive() });
   }
 

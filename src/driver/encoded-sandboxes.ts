@@ -51,6 +51,8 @@ export class EncodedSandboxes {
   readonly #byId = new Map<string, EncodedSandbox>();
   /** By CR name, then namespace; dropped when a sandbox comes, goes or moves to another CR. */
   #ordered: EncodedSandbox[] | undefined;
+  /** The binary List reply of `#ordered`, built on the first List after any change. */
+  #listBody: ListSandboxesResponse | undefined;
 
   get size(): number {
     return this.#byId.size;
@@ -70,6 +72,7 @@ export class EncodedSandboxes {
     if (!moved && equals(DriverSandboxSchema, previous.sandbox, sandbox)) return undefined;
     const entry = encode(sandbox, cr);
     this.#byId.set(sandboxId, entry);
+    this.#listBody = undefined;
     if (moved) this.#ordered = undefined;
     else if (this.#ordered) this.#ordered[this.#ordered.indexOf(previous)] = entry;
     return entry;
@@ -77,8 +80,23 @@ export class EncodedSandboxes {
 
   delete(sandboxId: string): boolean {
     const deleted = this.#byId.delete(sandboxId);
-    if (deleted) this.#ordered = undefined;
+    if (deleted) {
+      this.#ordered = undefined;
+      this.#listBody = undefined;
+    }
     return deleted;
+  }
+
+  /**
+   * ListSandboxes' reply. The binary one carries every sandbox's bytes, joined once after a change
+   * into one unknown field (protobuf-es writes its tag, then the bytes: those of the first
+   * sandbox's length and payload, then every other sandbox's tag, length and payload), so Lists
+   * between two changes share one buffer instead of each joining 10,000 pieces (~4 MB) again.
+   */
+  listReply(codec: ReplyCodec): ListSandboxesResponse {
+    if (codec === "json") return create(ListSandboxesResponseSchema, { sandboxes: this.ordered().map((e) => e.sandbox) });
+    this.#listBody ??= joinedList(this.ordered());
+    return this.#listBody;
   }
 
   /**
@@ -115,10 +133,23 @@ function lengthDelimited(no: number, data: Uint8Array): UnknownField {
   return { no, wireType: WireType.LengthDelimited, data };
 }
 
-export function listResponse(entries: readonly EncodedSandbox[], codec: ReplyCodec): ListSandboxesResponse {
-  if (codec === "json") return create(ListSandboxesResponseSchema, { sandboxes: entries.map((e) => e.sandbox) });
+function joinedList(entries: readonly EncodedSandbox[]): ListSandboxesResponse {
   const response = create(ListSandboxesResponseSchema);
-  response.$unknown = entries.map((e) => lengthDelimited(LIST_FIELD, e.sandboxData));
+  if (entries.length === 0) return response;
+  const tag = new BinaryWriter().tag(LIST_FIELD, WireType.LengthDelimited).finish();
+  let length = -tag.length;
+  for (const e of entries) length += tag.length + e.sandboxData.length;
+  const data = new Uint8Array(length);
+  let at = 0;
+  entries.forEach((e, i) => {
+    if (i > 0) {
+      data.set(tag, at);
+      at += tag.length;
+    }
+    data.set(e.sandboxData, at);
+    at += e.sandboxData.length;
+  });
+  response.$unknown = [lengthDelimited(LIST_FIELD, data)];
   return response;
 }
 

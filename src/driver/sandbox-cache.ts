@@ -12,7 +12,7 @@
 // says ready only once pods are listed too and both watches are healthy.
 import { create } from "@bufbuild/protobuf";
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
-import { WatchSandboxesEventSchema, type DriverSandbox, type WatchSandboxesEvent } from "../gen/compute_driver_pb";
+import { WatchSandboxesEventSchema, type DriverSandbox, type ListSandboxesResponse, type WatchSandboxesEvent } from "../gen/compute_driver_pb";
 import { Informer, type InformerEvent, type KubeClient } from "../kube";
 import { logger } from "../log";
 import { managedSelector, observeSandbox, platformEventFor, sandboxIdOf, type SandboxResource } from "../sandbox";
@@ -165,6 +165,11 @@ export class SandboxCache {
   /** Every cached sandbox with its encoding, by CR name then namespace. */
   listEncoded(): readonly EncodedSandbox[] {
     return this.#encoded.ordered();
+  }
+
+  /** ListSandboxes' reply from the cached bytes (encoded-sandboxes.ts). */
+  listReply(codec: ReplyCodec): ListSandboxesResponse {
+    return this.#encoded.listReply(codec);
   }
 
   /** The current state as `sandbox` events, the first thing every new watch stream receives. */

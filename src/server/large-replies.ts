@@ -32,6 +32,11 @@ export class LargeReplies {
       slotHeld = false;
       clearTimeout(holdTimer);
       this.#inUse--;
+      // Each reply left 15–20 MB of buffers behind (writer growth, its copy, the envelope, the
+      // send queue), mostly outside the JS heap, where they do not hurry the collector: at 100
+      // Lists a second of 10,000 the peak RSS rose past 450 MiB. Asking for a collection now
+      // (not waiting for it) kept it near 330 MiB, for ~25% fewer Lists a second at that rate.
+      Bun.gc(false);
       this.#waiting.shift()?.();
     };
     const begin = () => {

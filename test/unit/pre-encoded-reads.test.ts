@@ -15,7 +15,6 @@ import {
 } from "../../src/gen/compute_driver_pb";
 import { computeDriverService } from "../../src/contract/compute-driver-service";
 import { SandboxDriver } from "../../src/driver/driver";
-import { listResponse } from "../../src/driver/encoded-sandboxes";
 import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
 import { FakeWatchQueues } from "./fake-watch-queues";
 import { makeSettings } from "./fixtures";
@@ -243,10 +242,10 @@ describe("replies written from the cached encoding", () => {
   test("an empty cache lists as the empty reply", async () => {
     const driver = startDriver(new FakeCluster());
     await driver.cache.waitForSync();
-    expect(toBinary(ListSandboxesResponseSchema, listResponse(driver.cache.listEncoded(), "binary"))).toEqual(new Uint8Array());
+    expect(toBinary(ListSandboxesResponseSchema, driver.cache.listReply("binary"))).toEqual(new Uint8Array());
   });
 
-  test("a sandbox is encoded again when its pod or CR changes, an unchanged one keeps its bytes, and a change nobody can see is not sent", async () => {
+  test("a sandbox is encoded again when its pod or CR changes, and the List with it; an unchanged one keeps its bytes, and a change nobody can see is not sent", async () => {
     const cluster = new FakeCluster();
     seed(cluster);
     const driver = startDriver(cluster);
@@ -254,6 +253,9 @@ describe("replies written from the cached encoding", () => {
     const stream = driver.watch(abortSignal(), "binary");
     await take(stream, LIST_ORDER.length);
     const before = new Map(driver.cache.listEncoded().map((e) => [e.sandbox.id, e]));
+    // Lists between two changes are one reply, joined once.
+    const listBefore = await driver.listReply("binary");
+    expect(await driver.listReply("binary")).toBe(listBefore);
 
     cluster.put(SANDBOXES, sandboxCr({ namespace: "ws-a", name: "bare", id: "id-bare", conditions: [READY] }));
     cluster.put(PODS, pod("ws-a", "bare-pod", "id-bare"));
@@ -266,6 +268,8 @@ describe("replies written from the cached encoding", () => {
       toBinary(WatchSandboxesEventSchema, create(WatchSandboxesEventSchema, { payload: { case: "sandbox", value: { sandbox: after.sandbox } } })),
     );
     expect(after).not.toBe(before.get("id-bare"));
+    const listAfter = fromBinary(ListSandboxesResponseSchema, toBinary(ListSandboxesResponseSchema, await driver.listReply("binary")));
+    expect(listAfter.sandboxes.find((s) => s.id === "id-bare")?.status?.instanceId).toBe("bare-pod");
     for (const id of LIST_ORDER.filter((id) => id !== "id-bare")) expect(driver.cache.get(id)).toBe(before.get(id)!);
 
     // A new resourceVersion with nothing the gateway sees changed: same bytes, no event.
