@@ -3,7 +3,7 @@
 // before that are counted). Memory comes from /proc: VmRSS now, VmHWM the high-water mark.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../test/support/clients";
@@ -29,6 +29,11 @@ export interface ServedTiming {
   unavailable: number;
   /** Answers that came back OK but short of `want`. */
   partial: number;
+}
+
+/** Resets VmHWM to the current RSS (Linux ≥ 4.0), so the next reading is the peak since now. */
+export function resetHighWater(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
 export function memoryMiB(pid: number): { rss: number; hwm: number } {
