@@ -41,6 +41,21 @@ function bigList(count: number) {
   });
 }
 
+/** A List handler that counts the Lists it was given and answers none until `release()`. */
+function heldLists() {
+  const release = deferred();
+  const held = {
+    started: 0,
+    release: release.resolve,
+    listSandboxes: async () => {
+      held.started++;
+      await release.promise;
+      return bigList(10);
+    },
+  };
+  return held;
+}
+
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
@@ -61,36 +76,24 @@ describe("ListSandboxes under many callers", () => {
   });
 
   test("only two Lists are worked on at once; the others start as those are answered", async () => {
-    const release = deferred();
-    let started = 0;
+    const held = heldLists();
     const socket = await serve({
-      listSandboxes: async () => {
-        started++;
-        await release.promise;
-        return bigList(10);
-      },
+      listSandboxes: held.listSandboxes,
       getCapabilities: () => ({ driverName: "scripted", driverVersion: "0", defaultImage: "", gatewayManagesLifecycle: false }),
     });
     const client = connectClient(socket);
     const lists = Array.from({ length: 10 }, () => client.listSandboxes({}));
     // Other calls are not held up behind the waiting Lists.
     expect((await client.getCapabilities({})).driverName).toBe("scripted");
-    expect(started).toBe(2);
-    release.resolve();
+    expect(held.started).toBe(2);
+    held.release();
     expect((await Promise.all(lists)).map((r) => r.sandboxes.length)).toEqual(Array(10).fill(10));
-    expect(started).toBe(10);
+    expect(held.started).toBe(10);
   });
 
   test("a List whose caller hangs up while it waits for its turn never reaches the driver", async () => {
-    const release = deferred();
-    let started = 0;
-    const socket = await serve({
-      listSandboxes: async () => {
-        started++;
-        await release.promise;
-        return bigList(10);
-      },
-    });
+    const held = heldLists();
+    const socket = await serve({ listSandboxes: held.listSandboxes });
     const client = connectClient(socket);
     const answered = [client.listSandboxes({}), client.listSandboxes({})];
     const abort = new AbortController();
@@ -102,11 +105,11 @@ describe("ListSandboxes under many callers", () => {
     abort.abort();
     expect(await gaveUp).toBe("gave up");
     await Bun.sleep(50);
-    release.resolve();
+    held.release();
     await Promise.all(answered);
     const after = await client.listSandboxes({});
     expect(after.sandboxes).toHaveLength(10);
-    expect(started).toBe(3);
+    expect(held.started).toBe(3);
   });
 });
 
