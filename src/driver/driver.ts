@@ -28,6 +28,7 @@ import { WorkspaceNamespaces } from "./workspace-namespaces";
 
 const log = logger("cache");
 
+/** How long a List at start waits for the cache's first listing of the Sandbox CRs (#sandboxesCachedSoon). */
 const FIRST_SYNC_JOIN_MS = 30_000;
 
 /** The request field every by-id RPC (Get, Stop, Start, Delete) carries the id in. */
