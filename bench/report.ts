@@ -60,7 +60,8 @@ export interface TableResult extends Provenance {
 
 export function provenance(command: string): Provenance {
   const git = (args: string[]) => Bun.spawnSync(["git", ...args], { cwd: REPO, stdout: "pipe" }).stdout.toString().trim();
-  const dirty = git(["status", "--porcelain", "--untracked-files=no"]) !== "";
+  // What the bench writes itself does not make the driver's tree dirty.
+  const dirty = git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md", ":!bench/results"]) !== "";
   return {
     command,
     at: new Date().toISOString().slice(0, 16) + "Z",
