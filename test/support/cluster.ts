@@ -70,8 +70,11 @@ export function apiserver(action: "stop" | "start"): void {
   if (proc.exitCode !== 0) throw new Error(`apiserver.sh ${action} failed: ${proc.stderr.toString()}`);
 }
 
-/** Polls until `check` returns a value (not undefined), or fails with `what` and the last value seen. */
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+/**
+ * Polls every `intervalMs` until `check` returns a value (not undefined), or fails with `what` and
+ * the last error seen. Against the cluster every 200 ms; in-process fakes can be polled faster.
+ */
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -81,7 +84,7 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
     } catch (err) {
       lastError = err;
     }
-    await Bun.sleep(200);
+    await Bun.sleep(intervalMs);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
 }

@@ -7,6 +7,10 @@ import { DriverError } from "../../src/driver/errors";
 import { FakeSandboxApi, sandboxCr, type FakeRequest } from "./fake-sandbox-api";
 import { makeSettings } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
+import { eventually as eventuallyEvery } from "../support/cluster";
+
+/** Polls the in-process fake every 10 ms, for up to 20000 ms. */
+const eventually = <T>(what: string, check: () => T | undefined) => eventuallyEvery(what, check, 20000, 10);
 
 let api: FakeSandboxApi;
 const drivers: SandboxDriver[] = [];
@@ -30,15 +34,6 @@ function startDriver(): SandboxDriver {
 
 /** The informers' list+watch carries the gateway selector only; a lookup of one id adds the id term. */
 const isInformer = (r: FakeRequest) => r.resource === "sandboxes" && r.method === "GET" && !r.labelSelector.includes("sandbox-id");
-
-async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 2000; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await Bun.sleep(10);
-  }
-  throw new Error(`never saw ${what}`);
-}
 
 async function rejection(call: Promise<unknown>): Promise<DriverError> {
   const err = await call.then(

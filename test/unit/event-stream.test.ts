@@ -4,6 +4,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { CoreV1Event } from "@kubernetes/client-node";
 import { EventStream } from "../../src/driver/event-stream";
 import { KubeApiError, type KubeClient, type KubeRequest, type WatchEvent, type WatchRequest } from "../../src/kube";
+import { eventually as eventuallyEvery } from "../support/cluster";
+
+/** Polls the in-process fake every 5 ms, for up to 10000 ms. */
+const eventually = <T>(what: string, check: () => T | undefined) => eventuallyEvery(what, check, 10000, 5);
 
 type Step = WatchEvent<object> | "fail";
 
@@ -64,15 +68,6 @@ function startStream(fake: FakeEvents, catchUp: boolean) {
   streams.push(stream);
   stream.start();
   return { stream, seen };
-}
-
-async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 2000; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await Bun.sleep(5);
-  }
-  throw new Error(`never saw ${what}`);
 }
 
 describe("a namespace's event stream", () => {

@@ -19,6 +19,10 @@ import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../sr
 import { FakeWatchQueues } from "./fake-watch-queues";
 import { makeSettings } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
+import { eventually as eventuallyEvery } from "../support/cluster";
+
+/** Polls the in-process fake every 5 ms, for up to 2000 ms. */
+const eventually = <T>(what: string, check: () => T | undefined) => eventuallyEvery(what, check, 2000, 5);
 
 const SANDBOXES = "/apis/agents.x-k8s.io/v1beta1/sandboxes";
 const PODS = "/api/v1/pods";
@@ -182,15 +186,6 @@ function abortSignal(): AbortSignal {
   const abort = new AbortController();
   aborts.push(abort);
   return abort.signal;
-}
-
-async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await Bun.sleep(5);
-  }
-  throw new Error(`never saw ${what}`);
 }
 
 async function take(stream: AsyncGenerator<WatchSandboxesEvent>, n: number): Promise<WatchSandboxesEvent[]> {

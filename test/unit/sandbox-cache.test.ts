@@ -8,6 +8,10 @@ import { WatchHub } from "../../src/driver/watch-hub";
 import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
 import { FakeWatchQueues } from "./fake-watch-queues";
 import { makeSettings } from "./fixtures";
+import { eventually as eventuallyEvery } from "../support/cluster";
+
+/** Polls the in-process fake every 5 ms, for up to 1000 ms. */
+const eventually = <T>(what: string, check: () => T | undefined) => eventuallyEvery(what, check, 1000, 5);
 
 const SANDBOXES = "/apis/agents.x-k8s.io/v1beta1/sandboxes";
 const eventsOf = (ns: string) => `/api/v1/namespaces/${ns}/events`;
@@ -96,15 +100,6 @@ async function startCache(cluster: FakeCluster) {
     received.flatMap((e) => (e.payload.case === "platformEvent" ? [`${e.payload.value.sandboxId} ${e.payload.value.event!.reason}`] : []));
   const deletions = () => received.flatMap((e) => (e.payload.case === "deleted" ? [e.payload.value.sandboxId] : []));
   return { cache, platformEvents, deletions };
-}
-
-async function eventually<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await Bun.sleep(5);
-  }
-  throw new Error(`never saw ${what}`);
 }
 
 describe("the cache outside shared mode", () => {
