@@ -28,7 +28,7 @@ function resumeDriver(): void {
 
 beforeAll(async () => {
   apiserver("start");
-  driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: GATEWAY_ID, args: ["--kube-timeout=5s"] });
+  driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: GATEWAY_ID, args: ["--kube-timeout=5s"], ownProcessGroup: true });
   watch = new WatchRecorder(driver.socket);
 });
 

@@ -24,7 +24,17 @@ export interface DriverOptions {
   env?: Record<string, string>;
   /** Wait for /readyz (default) or only for the socket. */
   waitFor?: "ready" | "socket";
+  /**
+   * Run the driver in a process group of its own, for a test that stops it with SIGSTOP. When the
+   * test runner's group is orphaned (a CI job started in a new session), the kernel sends SIGHUP to
+   * every member of that group as soon as any of them exits while one is stopped: a kubectl
+   * finishing while the driver is paused would kill it.
+   */
+  ownProcessGroup?: boolean;
 }
+
+/** Execs its arguments in a new process group of the same session (its parent stays outside it). */
+const IN_OWN_PROCESS_GROUP = ["python3", "-c", "import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])"];
 
 async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
   const decoder = new TextDecoder();
@@ -47,6 +57,7 @@ export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
   const output: string[] = [];
   const proc = Bun.spawn(
     [
+      ...(opts.ownProcessGroup ? IN_OWN_PROCESS_GROUP : []),
       DRIVER_BIN,
       "serve",
       `--socket=${socket}`,
