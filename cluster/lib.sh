@@ -209,6 +209,22 @@ apiserver_ready() {
     "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
 }
 
+https_ok() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
+
+nodes_ready() {
+  local n
+  for n in kwok-node-0 kwok-node-gpu; do
+    [[ "$(kc get node "$n" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]] || return 1
+  done
+  [[ "$(kc get node kwok-node-gpu -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" == 2 ]]
+}
+
+# The agent-sandbox controller is ready and its conversion webhook answers TLS.
+ctrl_ready() {
+  curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null &&
+    curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/"
+}
+
 # kube-controller-manager's hostpath provisioner puts every volume in
 # /tmp/hostpath_pv/<uuid> (fixed in Kubernetes, shared by any such KCM on this
 # host). Ours are exactly the paths our etcd ever stored in a PersistentVolume:

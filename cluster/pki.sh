@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # PKI for the local control plane, generated with openssl. Sourced by up.sh.
 # All leaf certs are signed by one CA ($PKI/ca.crt); front-proxy has its own CA.
-PKI_LAYOUT=1
+PKI_LAYOUT=2
 
 _key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; chmod 600 "$1"; }
 
@@ -53,10 +53,13 @@ ensure_pki() {
   _leaf etcd-server ca "/CN=etcd" serverAuth,clientAuth "DNS:localhost,IP:127.0.0.1"
   _leaf apiserver-etcd-client ca "/CN=kube-apiserver-etcd-client" clientAuth
   _leaf admin ca "/O=system:masters/CN=kubernetes-admin" clientAuth
-  _leaf kube-controller-manager ca "/CN=system:kube-controller-manager" clientAuth
-  _leaf kube-scheduler ca "/CN=system:kube-scheduler" clientAuth
-  # kwok plays every kubelet (node/pod status, leases) and the controller is
-  # cluster-admin in this test cluster; both authenticate as system:masters.
+  # Every control-plane component authenticates as system:masters, which kube-apiserver authorizes
+  # before RBAC. A restarted kube-apiserver serves before its RBAC cache is filled and answers 403
+  # to everyone else meanwhile (kubernetes/kubernetes#121635); each 403 doubles a component's
+  # list/watch backoff, and after the chaos tier's restarts the scheduler saw a new pod a minute
+  # late. kwok plays every kubelet and the agent-sandbox controller is cluster-admin here anyway.
+  _leaf kube-controller-manager ca "/O=system:masters/CN=system:kube-controller-manager" clientAuth
+  _leaf kube-scheduler ca "/O=system:masters/CN=system:kube-scheduler" clientAuth
   _leaf kwok ca "/O=system:masters/CN=kwok-controller" clientAuth
   _leaf agent-sandbox-controller ca "/O=system:masters/CN=agent-sandbox-controller" clientAuth
   _leaf webhook ca "/CN=agent-sandbox-webhook" serverAuth "DNS:localhost,IP:127.0.0.1"

@@ -34,19 +34,20 @@ mkdir -p "$CLUSTER_DIR" "$LOGS" "$KCFG_DIR"
 # kubernetes.io/host-path provisioner behind the default StorageClass (see apply_storage_class).
 # --kube-api-qps/burst: each workspace claim costs the volume controllers ~6 writes and the
 # client default (20 qps) made 200 sandboxes wait over a minute for their claims.
+# --use-service-account-credentials=false: the controllers act as KCM's own system:masters
+# identity (see pki.sh), so a restarted kube-apiserver's empty RBAC cache cannot refuse them.
 kcm_args() {
   local kcfg="$KCFG_DIR/kube-controller-manager.kubeconfig"
   KCM_ARGS=(
     --kubeconfig="$kcfg" --authentication-kubeconfig="$kcfg" --authorization-kubeconfig="$kcfg"
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$CLUSTER_DIR/kcm-certs"
-    --leader-elect=false --use-service-account-credentials=true
+    --leader-elect=false --use-service-account-credentials=false
     --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key"
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key"
     --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR"
     --controllers='*' --enable-hostpath-provisioner --kube-api-qps=200 --kube-api-burst=400 --v=1
   )
 }
-https_ok() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
 # Every Sandbox gets a `workspace` claim from its volumeClaimTemplates; without a default class
 # it would stay Pending and its pod would never schedule. Immediate binding: kwok nodes have no
 # topology, and a claim bound before the pod exists lets the scheduler place the pod at once.
@@ -251,13 +252,6 @@ start_component kwok \
 
 wait_for kube-controller-manager 60 "/healthz on :$KCM_PORT" https_ok "$KCM_PORT"
 wait_for kube-scheduler 60 "/healthz on :$SCHEDULER_PORT" https_ok "$SCHEDULER_PORT"
-nodes_ready() {
-  local n
-  for n in kwok-node-0 kwok-node-gpu; do
-    [[ "$(kc get node "$n" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]] || return 1
-  done
-  [[ "$(kc get node kwok-node-gpu -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" == 2 ]]
-}
 wait_for kwok 60 "nodes kwok-node-0 and kwok-node-gpu Ready (with nvidia.com/gpu=2)" nodes_ready
 sa_ready() { kc -n default get sa default && kc -n openshell-system get sa default; }
 wait_for kube-controller-manager 60 "default ServiceAccounts created" sa_ready
@@ -270,10 +264,6 @@ start_component agent-sandbox-controller \
   --health-probe-bind-address="127.0.0.1:$SANDBOX_HEALTH_PORT" \
   --enable-webhook=true --manage-webhook-certs=false \
   --webhook-port="$SANDBOX_WEBHOOK_PORT" --webhook-cert-dir="$PKI/webhook"
-ctrl_ready() {
-  curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null &&
-    curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/"
-}
 wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
 # The conversion path works end to end: a server-side dry-run create of a
 # v1alpha1 Sandbox must be converted to the v1beta1 storage version by the webhook.

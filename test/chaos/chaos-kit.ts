@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
-import { eventually, kubectl, kubectlJson } from "../support/cluster";
+import { eventually, kubectl, kubectlJson, restartControllers } from "../support/cluster";
 import { sandboxRequest, uniqueName } from "../support/requests";
 import { condition } from "../support/watch-recorder";
 import { CLUSTER_DIR } from "../support/paths";
@@ -71,10 +71,13 @@ export async function removeGatewaySandboxes(namespace: string, gatewayId: strin
 
 /**
  * A new sandbox made through the driver becomes Ready: the whole chain (driver, API server, volume
- * provisioning, controller, scheduler, kwok) serves again after the chaos. Their retry backoffs can
- * take a minute to unwind, so the next test file would otherwise inherit a half-recovered cluster.
+ * provisioning, controller, scheduler, kwok) serves again after the chaos. The control plane's
+ * controllers are restarted first: after API-server restarts their list/watch backoff, not the
+ * driver, would decide when (a minute per hop, minutes in all), and the next test file would
+ * inherit a half-recovered cluster. The driver under test is never restarted.
  */
 export async function newSandboxBecomesReady(socket: string): Promise<number> {
+  restartControllers();
   const client = connectClient(socket);
   const probe = uniqueName("settle");
   const startedAt = Date.now();
@@ -82,12 +85,33 @@ export async function newSandboxBecomesReady(socket: string): Promise<number> {
   await eventually(
     "a new sandbox Ready=True after the chaos",
     async () => (condition((await client.getSandbox({ sandboxId: probe.id })).sandbox!, "Ready")?.status === "True" ? true : undefined),
-    // The control plane's own controllers back off after restarts (volume provisioning, scheduler
-    // requeues): observed 0–102 s here, so allow well beyond that before calling it stuck.
-    360_000,
-  );
+    // A claim parked as unbound is retried by the scheduler every 20 s (cluster/up.sh); kwok keeps
+    // its own backoff: allow well beyond both before calling it stuck.
+    300_000,
+  ).catch(async (err) => {
+    const said = await client.getSandbox({ sandboxId: probe.id }).then(
+      (r) => (r.sandbox?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}(${c.reason})`).join(" "),
+      (e) => String(e),
+    );
+    throw new Error(`${(err as Error).message}\n  the driver says: ${said}\n${chainSnapshot(probe.name)}`);
+  });
   await client.deleteSandbox({ sandboxId: probe.id });
   return Math.round((Date.now() - startedAt) / 1000);
+}
+
+/**
+ * Where a sandbox stopped on its way to Ready, one line per object of the chain (Sandbox, claim, pod):
+ * which component to look at when the control plane did not recover.
+ */
+function chainSnapshot(sandboxName: string): string {
+  const { items } = kubectlJson<{ items: any[] }>(["get", "sandboxes.agents.x-k8s.io,persistentvolumeclaims,pods", "-A"]);
+  const lines = items
+    .filter((o) => String(o.metadata.name).includes(sandboxName))
+    .map((o) => {
+      const conditions = (o.status?.conditions ?? []).map((c: any) => `${c.type}=${c.status}${c.reason ? `(${c.reason})` : ""}`).join(" ");
+      return `  ${o.kind} ${o.metadata.namespace}/${o.metadata.name}: phase=${o.status?.phase ?? "-"} node=${o.spec?.nodeName ?? "-"} ${conditions}`;
+    });
+  return lines.length ? `where it stands:\n${lines.join("\n")}` : `nothing named ${sandboxName} exists in the cluster`;
 }
 
 function stateValue(key: string): string {

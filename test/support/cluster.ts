@@ -71,6 +71,15 @@ export function apiserver(action: "stop" | "start"): void {
 }
 
 /**
+ * Restarts the control plane's controllers (not kube-apiserver, not the driver under test): after
+ * many API-server restarts their list/watch backoff makes a new pod wait minutes (cluster/controllers.sh).
+ */
+export function restartControllers(): void {
+  const proc = Bun.spawnSync(["bash", join(REPO, "cluster/controllers.sh"), "restart"], { stdout: "pipe", stderr: "pipe" });
+  if (proc.exitCode !== 0) throw new Error(`controllers.sh restart failed: ${proc.stderr.toString()}`);
+}
+
+/**
  * Polls every `intervalMs` until `check` returns a value (not undefined), or fails with `what` and
  * the last error seen. Against the cluster every 200 ms; in-process fakes can be polled faster.
  */
