@@ -162,11 +162,6 @@ export class SandboxCache {
     return this.#encoded.ordered().map((entry) => entry.sandbox);
   }
 
-  /** Every cached sandbox with its encoding, by CR name then namespace. */
-  listEncoded(): readonly EncodedSandbox[] {
-    return this.#encoded.ordered();
-  }
-
   /** ListSandboxes' reply from the cached bytes (encoded-sandboxes.ts). */
   listReply(codec: ReplyCodec): ListSandboxesResponse {
     return this.#encoded.listReply(codec);
