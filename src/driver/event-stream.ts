@@ -11,7 +11,7 @@
 // Events are an add-on: a failing stream is logged, counted (watch restarts metric) and reported
 // by problem(), and never holds up anything else.
 import type { CoreV1Event } from "@kubernetes/client-node";
-import { isKubeApiError, retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff, type KubeClient } from "../kube";
+import { WatchScope, isKubeApiError, retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff, type KubeClient } from "../kube";
 import { errorFromStatusObject } from "../kube/errors";
 import { listInitialState } from "../kube/initial-list";
 import { logger } from "../log";
@@ -127,26 +127,19 @@ export class EventStream {
   async #watch(stop: AbortSignal): Promise<{ end: WatchEnd; events: number }> {
     const base = this.#opts.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.max(1, Math.round(base * (0.8 + Math.random() * 0.4)));
-    const ctrl = new AbortController();
-    const onStop = () => ctrl.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    let stalled = false;
-    const watchdog = setTimeout(() => {
-      stalled = true;
-      ctrl.abort();
-    }, (timeoutSeconds + 60) * 1000);
+    const scope = new WatchScope(stop, (timeoutSeconds + 60) * 1000);
     let events = 0;
     try {
       const stream = this.#opts.client.watch<CoreV1Event>({
         path: eventsPath(this.#opts.namespace),
         resource: RESOURCE,
         namespace: this.#opts.namespace,
-        signal: ctrl.signal,
+        signal: scope.signal,
         query: { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
         onOpen: () => this.#recovered(),
       });
       for await (const ev of stream) {
-        watchdog.refresh();
+        scope.alive();
         events++;
         // etcd compaction ends a watch with an in-stream 410 Status.
         if (ev.type === "ERROR") throw errorFromStatusObject({ verb: "watch", resource: RESOURCE, namespace: this.#opts.namespace }, ev.object);
@@ -156,16 +149,14 @@ export class EventStream {
       }
     } catch (err) {
       if (stop.aborted) return { end: "stopped", events };
-      if (stalled) return { end: "stall", events };
+      if (scope.stalled) return { end: "stall", events };
       if (isKubeApiError(err, 410)) return { end: "gone", events };
       throw err;
     } finally {
-      clearTimeout(watchdog);
-      stop.removeEventListener("abort", onStop);
-      ctrl.abort();
+      scope.close();
     }
     if (stop.aborted) return { end: "stopped", events };
-    return { end: stalled ? "stall" : "timeout", events };
+    return { end: scope.stalled ? "stall" : "timeout", events };
   }
 
   #deliver(event: CoreV1Event, catchingUp: boolean): void {

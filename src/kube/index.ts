@@ -15,3 +15,4 @@ export {
 } from "./client";
 export { Informer, type InformerEvent, type InformerOptions, type InitialSync, type ObjectMetaLike, type RestartReason } from "./informer";
 export { retryDelayMs, serverNotServing, sleepUnlessAborted, type Backoff } from "./retry";
+export { WatchScope } from "./watch-scope";

@@ -17,6 +17,7 @@ import type { InformerEvent, InformerOptions } from "./informer-options";
 import { retryDelayMs, serverNotServing, sleepUnlessAborted } from "./retry";
 import { InitialEvents, STREAMING_LIST_QUERY, StreamingListUnserved, refusesStreamingList } from "./streaming-list";
 import { SyncWaiters } from "./sync-waiters";
+import { WatchScope } from "./watch-scope";
 
 export type { InformerEvent, InformerOptions, InitialSync } from "./informer-options";
 
@@ -208,21 +209,14 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
   ): Promise<{ outcome: WatchOutcome; events: number }> {
     const timeoutSeconds = this.watchTimeout();
     const inactivityMs = this.inactivityMs(timeoutSeconds);
-    const ctrl = new AbortController();
-    const onStop = () => ctrl.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    let stalled = false;
-    const watchdog = setTimeout(() => {
-      stalled = true;
-      ctrl.abort();
-    }, inactivityMs);
+    const scope = new WatchScope(stop, inactivityMs);
     let initial = streamed ? new InitialEvents<T, S>(this.transform, keyOf) : undefined;
     let unserved: string | undefined;
     const quietMs = this.opts.initialEventsTimeoutMs ?? 10_000;
     const quietTimer = streamed
       ? setTimeout(() => {
           unserved = `no initial-events-end bookmark, and no event for ${quietMs / 1000}s`;
-          ctrl.abort();
+          scope.abort();
         }, quietMs)
       : undefined;
     let events = 0;
@@ -230,7 +224,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
       const stream = this.opts.client.watch<T>({
         path: this.opts.listPath,
         resource: this.opts.resource,
-        signal: ctrl.signal,
+        signal: scope.signal,
         ...(this.opts.metadataOnly ? { metadataOnly: true } : {}),
         query: {
           labelSelector: this.opts.labelSelector,
@@ -242,7 +236,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
         onOpen: () => this.recovered(),
       });
       for await (const ev of stream) {
-        watchdog.refresh();
+        scope.alive();
         if (initial) quietTimer?.refresh();
         events++;
         const state = initial && ev.type !== "ERROR" ? initial.accept(ev) : undefined;
@@ -256,15 +250,13 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
       }
     } catch (err) {
       if (stop.aborted) return { outcome: "stopped", events };
-      if (stalled) return { outcome: "stall", events };
+      if (scope.stalled) return { outcome: "stall", events };
       if (err instanceof StreamingListUnserved || (initial && refusesStreamingList(err))) unserved = (err as Error).message;
       else if (err instanceof GoneSignal || isKubeApiError(err, 410)) return { outcome: "gone", events };
       else if (unserved === undefined) throw err;
     } finally {
-      clearTimeout(watchdog);
       clearTimeout(quietTimer);
-      stop.removeEventListener("abort", onStop);
-      ctrl.abort();
+      scope.close();
     }
     if (stop.aborted) return { outcome: "stopped", events };
     if (unserved !== undefined) {
@@ -272,7 +264,7 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
       this.streaming = false;
       return { outcome: "unstreamed", events };
     }
-    if (stalled) return { outcome: "stall", events };
+    if (scope.stalled) return { outcome: "stall", events };
     return { outcome: "timeout", events };
   }
 
