@@ -55,9 +55,9 @@ ensure_pki() {
   _leaf admin ca "/O=system:masters/CN=kubernetes-admin" clientAuth
   # Every control-plane component authenticates as system:masters, which kube-apiserver authorizes
   # before RBAC. A restarted kube-apiserver serves before its RBAC cache is filled and answers 403
-  # to everyone else meanwhile (kubernetes/kubernetes#121635); each 403 doubles a component's
-  # list/watch backoff, and after the chaos tier's restarts the scheduler saw a new pod a minute
-  # late. kwok plays every kubelet and the agent-sandbox controller is cluster-admin here anyway.
+  # to everyone else meanwhile (kubernetes/kubernetes#121635): the scheduler's and KCM's informers
+  # were refused after every restart, and each refusal doubles a list/watch loop's backoff as an
+  # outage does. kwok plays every kubelet and the agent-sandbox controller is cluster-admin here anyway.
   _leaf kube-controller-manager ca "/O=system:masters/CN=system:kube-controller-manager" clientAuth
   _leaf kube-scheduler ca "/O=system:masters/CN=system:kube-scheduler" clientAuth
   _leaf kwok ca "/O=system:masters/CN=kwok-controller" clientAuth
