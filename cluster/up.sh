@@ -233,11 +233,11 @@ start_component kube-controller-manager "${KCM_ARGS[@]}"
 SCHED_KCFG="$KCFG_DIR/kube-scheduler.kubeconfig"
 # A pod parked as unschedulable (its workspace claim not bound yet) waits for a volume event to be
 # tried again; one missed while kube-apiserver restarts (the chaos tier restarts it) would park it
-# for the default 5 minutes. Retry parked pods every 20 s instead.
+# for the default 5 minutes. Retry parked pods every 5 s instead.
 start_component kube-scheduler \
   --kubeconfig="$SCHED_KCFG" --authentication-kubeconfig="$SCHED_KCFG" --authorization-kubeconfig="$SCHED_KCFG" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --cert-dir="$CLUSTER_DIR/scheduler-certs" \
-  --pod-max-in-unschedulable-pods-duration=20s \
+  --pod-max-in-unschedulable-pods-duration=5s \
   --leader-elect=false --v=1
 
 # ---- kwok ----------------------------------------------------------------------

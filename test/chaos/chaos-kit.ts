@@ -85,8 +85,8 @@ export async function newSandboxBecomesReady(socket: string): Promise<number> {
   await eventually(
     "a new sandbox Ready=True after the chaos",
     async () => (condition((await client.getSandbox({ sandboxId: probe.id })).sandbox!, "Ready")?.status === "True" ? true : undefined),
-    // A claim parked as unbound is retried by the scheduler every 20 s (cluster/up.sh); kwok keeps
-    // its own backoff: allow well beyond both before calling it stuck.
+    // Observed 1–39 s after the controllers' restart (a pod parked as unschedulable while its claim
+    // binds waits for the scheduler's next retry): allow well beyond that before calling it stuck.
     300_000,
   ).catch(async (err) => {
     const said = await client.getSandbox({ sandboxId: probe.id }).then(
