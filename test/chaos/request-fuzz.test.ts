@@ -8,7 +8,7 @@ import http2 from "node:http2";
 import { connectClient } from "../support/clients";
 import { driverKubeconfig } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
-import { BROKEN_CODES, Tally, clusterSandboxIds, codeName, removeGatewaySandboxes, report, rssKiB } from "./chaos-kit";
+import { BROKEN_CODES, OUTAGE_CODES, Tally, clusterSandboxIds, codeName, removeGatewaySandboxes, report, rssKiB } from "./chaos-kit";
 import { FuzzGenerator, type FuzzCase } from "./fuzz-requests";
 
 const NS = "openshell-system";
@@ -111,7 +111,8 @@ test(`${REQUESTS} generated requests: no crash, no INTERNAL or UNKNOWN, memory b
           if (BROKEN_CODES.has(code) || code === "HUNG") broken.push(`${c.kind} ${c.path} → ${code}`);
           if (c.createdId !== undefined) {
             if (code === "OK") acceptedCreates.add(c.createdId);
-            else if (code.startsWith("RESET")) unknownCreates.add(c.createdId);
+            // No answer, or one that says the outcome is not known (a create slower than --kube-timeout may still land).
+            else if (code.startsWith("RESET") || OUTAGE_CODES.has(code)) unknownCreates.add(c.createdId);
             else refusedCreates.add(c.createdId);
           }
         }

@@ -164,7 +164,8 @@ describe("compiled driver on a Unix socket, against the local control plane", ()
   test("a ListSandboxes reply larger than 64 KiB arrives intact over all three clients", async () => {
     const client = connectClient(driver.socket);
     const count = 200;
-    const workspace = "large-list-workspace-name";
+    // Its own per run: another file or an earlier run may still be deleting same-named sandboxes.
+    const workspace = `large-list-workspace-${Date.now().toString(36).slice(-5)}`;
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const { id } = uniqueName("big");

@@ -75,7 +75,8 @@ describe("the driver as a tonic client (the gateway's stack) sees it over a Unix
 
   test("a ListSandboxes reply larger than 64 KiB arrives intact over tonic", async () => {
     const client = connectClient(driver.socket);
-    const workspace = "large-list-workspace-name";
+    // Its own per run: another file or an earlier run may still be deleting same-named sandboxes.
+    const workspace = `large-list-workspace-${Date.now().toString(36).slice(-5)}`;
     const ids: string[] = [];
     // Grow the list in batches until the reply, as the driver encodes it, is past 64 KiB (one
     // HTTP/2 default window, and far past the 16 KiB default frame size).

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DoctorDocument } from "../../src/doctor/report";
-import { driverKubeconfig, grantDriverRoleIn, installPlatformFlavour, kubectl, kubectlJson, revokePlatformRules } from "../support/cluster";
+import { driverKubeconfig, grantDriverRoleIn, installPlatformFlavour, kubectl, kubectlJson, revokePlatformRules, serviceAccountUser, untilAllowed } from "../support/cluster";
 import { DRIVER_BIN, REPO } from "../support/paths";
 
 const RUN = Date.now().toString(36);
@@ -74,6 +74,8 @@ function narrowIdentityKubeconfig(): string {
   const out = join(work, "narrow.kubeconfig");
   const proc = Bun.spawnSync(["bash", join(REPO, "cluster/driver-kubeconfig.sh"), NARROW_SA, manifest, out], { stdout: "pipe", stderr: "pipe" });
   if (proc.exitCode !== 0) throw new Error(`driver-kubeconfig.sh failed: ${proc.stderr.toString()}`);
+  untilAllowed(serviceAccountUser(NARROW_SA), "watch", "sandboxes.agents.x-k8s.io", "openshell-system");
+  untilAllowed(serviceAccountUser(NARROW_SA), "list", "nodes");
   return out;
 }
 
@@ -108,6 +110,7 @@ describe("doctor on the local cluster", () => {
     // As an admin would for --namespace: deploy/rbac.yaml's namespace read names openshell-system only.
     kubectl(["create", "clusterrole", `doctor-ns-${RUN}`, "--verb=get", "--resource=namespaces", `--resource-name=${BASELINE_NS}`]);
     kubectl(["create", "clusterrolebinding", `doctor-ns-${RUN}`, `--clusterrole=doctor-ns-${RUN}`, "--serviceaccount=openshell-system:openshell-driver"]);
+    untilAllowed(serviceAccountUser("openshell-driver"), "get", `namespaces/${BASELINE_NS}`);
     const run = doctor(sharedKubeconfig, [`--namespace=${BASELINE_NS}`]);
     expect(run.code).toBe(1);
     expect(check(run, "pod security")?.status).toBe("FAIL");

@@ -77,8 +77,9 @@ function envOf(container: any): Record<string, string> {
 
 /** A fresh namespace whose Pod Security admission enforces (and warns at) `restricted`. */
 function restrictedNamespace(name: string): string {
-  kubectl(["create", "namespace", name]);
-  kubectl(["label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted"]);
+  // Created with its labels: admission reads them from a cache that a later label could still miss.
+  const labels = { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted" };
+  kubectl(["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } }) });
   return name;
 }
 

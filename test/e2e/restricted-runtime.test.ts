@@ -147,7 +147,7 @@ describe("the compiled binary as restricted-v2 runs it: UID 1000680000, GID 0, n
         const res = await fetch(`${healthUrl}/readyz`).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
-      30_000,
+      60_000,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${logs()}`);
     });
@@ -160,7 +160,7 @@ describe("the compiled binary as restricted-v2 runs it: UID 1000680000, GID 0, n
     const { id, name } = uniqueName("jail");
     await call("CreateSandbox", toJson(CreateSandboxRequestSchema, create(CreateSandboxRequestSchema, { sandbox: sandboxRequest({ id, name }) })));
     const readyAfter = (what: string) =>
-      eventually(what, async () => (conditionOf((await call("GetSandbox", { sandboxId: id })).sandbox, "Ready") === "True" ? true : undefined), 40_000);
+      eventually(what, async () => (conditionOf((await call("GetSandbox", { sandboxId: id })).sandbox, "Ready") === "True" ? true : undefined), 120_000);
     await readyAfter("Ready=True after create");
     await call("StopSandbox", { sandboxId: id });
     expect(conditionOf((await call("GetSandbox", { sandboxId: id })).sandbox, "Suspended")).toBe("True");

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
-import { clusterState, DRIVER_IDENTITIES, driverKubeconfig, eventually, kubectl, kubectlJson } from "../support/cluster";
+import { clusterState, DRIVER_IDENTITIES, driverKubeconfig, eventually, kubectl, kubectlJson, serviceAccountUser, untilAllowed } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { CLUSTER_DIR } from "../support/paths";
 import { sandboxRequest, uniqueName } from "../support/requests";
@@ -238,6 +238,7 @@ describe("operator workspace mode (driver as deploy/rbac-operator.yaml)", () => 
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "openshell-driver-operator-workspace" },
       subjects: [{ kind: "ServiceAccount", name: DRIVER_IDENTITIES.operator.serviceAccount, namespace: DRIVER_NS }],
     });
+    untilAllowed(serviceAccountUser(DRIVER_IDENTITIES.operator.serviceAccount, DRIVER_NS), "create", "secrets", workspace);
 
     await client().ensureWorkspace({ workspace });
     expect(kubectlJson(["get", "secret", "-n", workspace, TLS_SECRET]).type).toBe("kubernetes.io/tls");

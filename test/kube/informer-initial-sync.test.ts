@@ -85,10 +85,11 @@ describe("initial sync from the API server's watch cache", () => {
   });
 
   test("once the initial state is complete, a quiet collection keeps its streaming watch however long nothing happens", async () => {
-    const { api, informer } = await harness({ initialEventsTimeoutMs: 100 });
+    // Long enough that a busy machine still sees the end bookmark in time; slept well past it.
+    const { api, informer } = await harness({ initialEventsTimeoutMs: 1000 });
     informer.start();
     await informer.waitForSync();
-    await Bun.sleep(400);
+    await Bun.sleep(2500);
     api.put("late", "1");
     await eventually(() => informer.get("ns", "late") !== undefined, "the late object arrives");
     expect(api.watches.length).toBe(1);

@@ -175,7 +175,8 @@ describe("informer against a scripted API server", () => {
   });
 
   test("a watch that goes silent is abandoned by the watchdog and a new one picks up changes", async () => {
-    const { api, informer, restarts, errorsAtRestart } = await harness({ inactivityMs: 200 });
+    // Not shorter: the replacement watch has the same watchdog and must not be cut before "late" arrives.
+    const { api, informer, restarts, errorsAtRestart } = await harness({ inactivityMs: 1000 });
     // The first watch is answered with headers and then nothing, not even bookmarks.
     api.nextWatch.push("stall");
     informer.start();

@@ -99,9 +99,29 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
 }
 
 /**
+ * Waits until `user` may `verb` `resource` (in `namespace`): kube-apiserver authorizes from a cache
+ * of Roles and bindings that follows their writes by a moment, so a call made right after a grant
+ * can still be refused.
+ */
+export function untilAllowed(user: string, verb: string, resource: string, namespace?: string): void {
+  const deadline = Date.now() + 30_000;
+  const args = ["auth", "can-i", verb, resource, ...(namespace ? ["-n", namespace] : []), "--as", user];
+  while (kubectl(args, { allowFailure: true }).trim() !== "yes") {
+    if (Date.now() > deadline) throw new Error(`${user} still may not ${verb} ${resource}${namespace ? ` in ${namespace}` : ""} after 30 s`);
+    Bun.sleepSync(200);
+  }
+}
+
+/** The user name a ServiceAccount authenticates as. */
+export function serviceAccountUser(name: string, namespace = "openshell-system"): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
+
+/**
  * Lets the shared-mode driver identity work in another namespace, as an admin would for a driver
  * started with `--namespace <namespace>`: deploy/rbac.yaml's Role copied there (a RoleBinding can
- * only name a Role of its own namespace) and bound to the same ServiceAccount.
+ * only name a Role of its own namespace) and bound to the same ServiceAccount; returns once the
+ * grant is in force.
  */
 export function grantDriverRoleIn(namespace: string): void {
   const { serviceAccount } = DRIVER_IDENTITIES.shared;
@@ -122,6 +142,7 @@ export function grantDriverRoleIn(namespace: string): void {
       ],
     }),
   });
+  untilAllowed(serviceAccountUser(serviceAccount), "list", "sandboxes.agents.x-k8s.io", namespace);
 }
 
 /** One object, or undefined when it does not exist. */
