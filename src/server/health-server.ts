@@ -52,7 +52,10 @@ export async function startHealthServer(opts: {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      const why = err.code === "EADDRINUSE" ? "the port is in use" : err.code === "EADDRNOTAVAIL" ? "no such local address" : err.message;
+      reject(new Error(`health and metrics cannot listen on ${opts.host}:${opts.port}: ${why} (--health-address, --health-port; 0 turns it off)`));
+    });
     server.listen(opts.port, opts.host, () => resolve());
   });
   const address = server.address();

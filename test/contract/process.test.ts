@@ -179,7 +179,7 @@ describe("driver process", () => {
     }
   });
 
-  test("a start that fails after binding removes its socket and leaves nothing behind", async () => {
+  test("a start that fails after binding (its health port taken) says which port and flag, removes its socket and leaves nothing behind", async () => {
     const dir = join(scratch, "failed-start");
     mkdirSync(dir, { mode: 0o700 });
     const taken = createServer();
@@ -188,7 +188,7 @@ describe("driver process", () => {
       const port = (taken.address() as AddressInfo).port;
       const result = run(["serve", `--socket=${join(dir, "driver.sock")}`, `--kubeconfig=${unreachableKubeconfig()}`, `--health-port=${port}`, "--health-address=127.0.0.1"]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(String(port));
+      expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use (--health-address, --health-port; 0 turns it off)`);
       expect(readdirSync(dir)).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
