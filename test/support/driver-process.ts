@@ -54,6 +54,19 @@ export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
   if (!existsSync(DRIVER_BIN)) throw new Error(`${DRIVER_BIN} is missing: run \`just build\` first`);
   const dir = mkdtempSync(join(tmpdir(), "osdrv-"));
   const socket = join(dir, "driver.sock");
+  // The health port was free when picked, but another process may bind it before the driver does.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts, dir, socket);
+    } catch (err) {
+      if (attempt === 3 || !(err instanceof HealthPortTaken)) throw err;
+    }
+  }
+}
+
+class HealthPortTaken extends Error {}
+
+async function launch(opts: DriverOptions, dir: string, socket: string): Promise<DriverProcess> {
   const output: string[] = [];
   const proc = Bun.spawn(
     [
@@ -72,14 +85,17 @@ export async function startDriver(opts: DriverOptions): Promise<DriverProcess> {
     ],
     { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env } },
   );
-  void drain(proc.stdout, output);
-  void drain(proc.stderr, output);
+  const drained = Promise.all([drain(proc.stdout, output), drain(proc.stderr, output)]);
   const logs = () => output.join("");
 
   const deadline = Date.now() + 60_000;
   let healthUrl = "";
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`driver exited with ${proc.exitCode}:\n${logs()}`);
+    if (proc.exitCode !== null) {
+      await drained;
+      if (logs().includes("the port is in use")) throw new HealthPortTaken(logs());
+      throw new Error(`driver exited with ${proc.exitCode}:\n${logs()}`);
+    }
     const port = /"msg":"serving health and metrics","address":"127\.0\.0\.1:(\d+)"/.exec(logs())?.[1];
     if (port && existsSync(socket)) {
       healthUrl = `http://127.0.0.1:${port}`;
