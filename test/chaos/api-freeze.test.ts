@@ -11,8 +11,11 @@ import { BROKEN_CODES, Tally, apiserverPid, newSandboxBecomesReady, removeGatewa
 const NS = "openshell-system";
 const GATEWAY_ID = `chaos-freeze-${Date.now().toString(36)}`;
 const KUBE_TIMEOUT_S = 3;
-/** Far above what the driver may take (its kube timeout), so only a hang hits it. */
-const HANG_MS = (KUBE_TIMEOUT_S + 5) * 1000;
+/**
+ * Far above what the driver may take (a create's POST and then the lookup of its outcome, each
+ * bounded by the kube timeout), so only a hang hits it. The freeze lasts until every call answered.
+ */
+const HANG_MS = (2 * KUBE_TIMEOUT_S + 5) * 1000;
 const FREEZE_MS = (KUBE_TIMEOUT_S + 5) * 1000;
 
 let driver: DriverProcess;
