@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
-import { eventually, kubectl, kubectlJson } from "../support/cluster";
+import { eventually, kubectl, kubectlJson, serviceAccountUser } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { CLUSTER_DIR, REPO } from "../support/paths";
 import { sandboxRequest, uniqueName } from "../support/requests";
@@ -46,9 +46,7 @@ async function rejection(call: Promise<unknown>): Promise<ConnectError> {
 
 beforeAll(async () => {
   const kubeconfig = kubeconfigWithoutEvents();
-  const canListEvents = kubectl(["auth", "can-i", "list", "events", "-n", NS, "--as", `system:serviceaccount:${NS}:${SERVICE_ACCOUNT}`], {
-    allowFailure: true,
-  }).trim();
+  const canListEvents = kubectl(["auth", "can-i", "list", "events", "-n", NS, "--as", serviceAccountUser(SERVICE_ACCOUNT, NS)], { allowFailure: true }).trim();
   expect(canListEvents).toBe("no");
   // startDriver waits for /readyz: a driver held up by Events never gets past this.
   driver = await startDriver({ kubeconfig, gatewayId: GATEWAY_ID });
