@@ -11,6 +11,7 @@ import type { Metrics } from "./metrics";
 import { OpenStreams } from "./open-streams";
 import { platformPeerCredentials, type PeerCredentials } from "./peer-credentials";
 import { bindPrivateSocket } from "./private-socket";
+import { requestBoundary } from "./request-boundary";
 import { rpcMetricsInterceptor } from "./rpc-metrics";
 
 const log = logger("grpc");
@@ -58,7 +59,7 @@ export async function startGrpcServer(opts: {
     interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor()],
     routes: (router) => router.service(ComputeDriver, opts.service),
   });
-  const serve = undecodableRequestsAsInvalidArgument(handler);
+  const serve = requestBoundary(undecodableRequestsAsInvalidArgument(handler));
   const largeReplies = new LargeReplies(LARGE_REPLY_SLOTS, LARGE_REPLY_MAX_HOLD_MS);
   const server = http2.createServer(
     {

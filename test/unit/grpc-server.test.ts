@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ComputeDriver, GetCapabilitiesRequestSchema, ValidateSandboxCreateRequestSchema, type WatchSandboxesEvent } from "../../src/gen/compute_driver_pb";
 import { startGrpcServer, type GrpcServer } from "../../src/server/grpc-server";
+import { requestBoundary } from "../../src/server/request-boundary";
 import { createMetrics, type Metrics } from "../../src/server/metrics";
 import { PeerCredentialsError, type PeerCredentials } from "../../src/server/peer-credentials";
 import { connectClient, GrpcJsClient } from "../support/clients";
@@ -82,6 +83,23 @@ function hangUpAfter(socket: string, method: string, request: Uint8Array, starte
   });
 }
 
+/** One gRPC call written by hand over node:http2, so the test picks every header, `:authority` too. */
+async function rawCall(socket: string, headers: http2.OutgoingHttpHeaders, body: Uint8Array): Promise<{ grpcStatus: string | undefined }> {
+  const session = http2.connect("http://localhost", { createConnection: () => connect(socket) });
+  cleanups.push(() => void session.destroy());
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  frame.set(body, 5);
+  const stream = session.request({ ":method": "POST", "content-type": "application/grpc", te: "trailers", ...headers });
+  let grpcStatus: string | undefined;
+  stream.on("response", (h) => (grpcStatus ??= h["grpc-status"] as string | undefined));
+  stream.on("trailers", (t) => (grpcStatus = t["grpc-status"] as string | undefined));
+  stream.on("data", () => undefined);
+  stream.end(frame);
+  await new Promise((resolve) => stream.once("close", resolve));
+  return { grpcStatus };
+}
+
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
@@ -89,6 +107,42 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 }
 
 describe("gRPC server", () => {
+  test("a call whose :authority is the socket path, percent-encoded (grpcio 1.85 on unix:), is served", async () => {
+    const { socket } = await serve(capabilities);
+    const path = `/${ComputeDriver.typeName}/GetCapabilities`;
+    const call = await rawCall(socket, { ":path": path, ":authority": "tmp%2Fd%2Fdriver.sock" }, new Uint8Array());
+    expect(call.grpcStatus).toBe("0");
+    // The process is alive and serves the next caller as before.
+    const next = await grpcJs(socket).unary("GetCapabilities", create(GetCapabilitiesRequestSchema));
+    expect(next.code).toBe("OK");
+  });
+
+  test("a request that throws before its handler ends its own stream INTERNAL, logged once with its method, and the server serves on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "osdrv-boundary-"));
+    const socket = join(dir, "s.sock");
+    let calls = 0;
+    const server = http2.createServer(
+      requestBoundary((_req, res) => {
+        if (++calls === 1) throw new TypeError("Invalid URL: Bearer secret-token");
+        res.writeHead(200, { "content-type": "application/grpc", "grpc-status": "0" });
+        res.end();
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    cleanups.push(() => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const logs = captureLogs();
+    const path = `/${ComputeDriver.typeName}/ListSandboxes`;
+    expect((await rawCall(socket, { ":path": path }, new Uint8Array())).grpcStatus).toBe("13");
+    expect((await rawCall(socket, { ":path": path }, new Uint8Array())).grpcStatus).toBe("0");
+    const warnings = logs().filter((entry) => entry.type === "warn");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.args[1]).toMatchObject({ method: "ListSandboxes", error: "TypeError" });
+    expect(JSON.stringify(warnings[0]!.args)).not.toContain("secret-token");
+  });
+
   test("a request over --max-request-bytes is refused with RESOURCE_EXHAUSTED before it reaches the driver", async () => {
     let calls = 0;
     const { socket } = await serve({ ...capabilities, validateSandboxCreate: () => (calls++, {}) }, { maxRequestBytes: 4 * 1024 * 1024 });
