@@ -70,7 +70,8 @@ export async function startGrpcServer(opts: {
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
     },
     (req, res) => {
-      if (LARGE_REPLY_PATHS.has(req.url)) largeReplies.admit(res, () => serve(req, res));
+      // Matched without the query, as Connect routes it: `/…/ListSandboxes?x` is a List too.
+      if (LARGE_REPLY_PATHS.has(req.url?.split("?", 1)[0] ?? "")) largeReplies.admit(res, () => serve(req, res));
       else serve(req, res);
     },
   );

@@ -2,6 +2,7 @@
 // error: never the process, never another caller's call.
 import http2 from "node:http2";
 import { logger } from "../log";
+import { boundStatusMessages, dropUntimeableDeadline } from "./request-headers";
 
 const log = logger("grpc");
 
@@ -16,11 +17,16 @@ const GRPC_INTERNAL = "13";
 
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 
-/** Wraps the gRPC handler so a request is read with a fixed authority and an exception stays with its stream. */
+/**
+ * Wraps the gRPC handler so a request is read with a fixed authority, its header values reach only
+ * its own call (deadline, status message), and an exception stays with its stream.
+ */
 export function requestBoundary(handler: Handler): Handler {
   return (req, res) => {
     Object.defineProperty(req, "authority", { value: SOCKET_AUTHORITY });
     try {
+      dropUntimeableDeadline(req.headers);
+      boundStatusMessages(res);
       handler(req, res);
     } catch (err) {
       failRequest(req, res, err);
