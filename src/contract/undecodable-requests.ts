@@ -1,12 +1,15 @@
 // A request message that does not decode is the caller's bad input: INVALID_ARGUMENT, as Connect
 // already answers for an undecodable JSON body. For protobuf bodies Connect answers INTERNAL
 // ("parse binary: ..."), and it decodes unary requests before any handler or interceptor runs, so
-// the status can only be corrected on its way out, in the gRPC trailers.
+// the status can only be corrected on its way out, in the gRPC trailers. A compressed frame that does
+// not decompress is the caller's bad input too.
 import type { OutgoingHttpHeaders } from "node:http";
 
 const PARSE_FAILURE = "parse binary: ";
 /** A frame flagged compressed on a call that named no grpc-encoding (Connect answers INTERNAL). */
 const UNDECLARED_COMPRESSION = "received compressed envelope";
+/** A frame that does not decompress with its grpc-encoding: INTERNAL for brotli's errors (gzip's are INVALID_ARGUMENT already). */
+const DECOMPRESSION_FAILURE = "decompression failed";
 const INTERNAL = "13";
 const INVALID_ARGUMENT = "3";
 
@@ -36,6 +39,8 @@ function correctedTrailers(trailers: OutgoingHttpHeaders, path: string): Outgoin
     text = `the ${method} request is not a valid protobuf message: ${detail.slice(PARSE_FAILURE.length)}`;
   } else if (detail.startsWith(UNDECLARED_COMPRESSION)) {
     text = `the ${method} request is flagged compressed but the call names no grpc-encoding`;
+  } else if (detail === DECOMPRESSION_FAILURE) {
+    text = `the ${method} request does not decompress with the call's grpc-encoding`;
   } else {
     return trailers;
   }

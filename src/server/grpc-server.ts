@@ -52,6 +52,11 @@ export async function startGrpcServer(opts: {
   }
   const streams = new OpenStreams();
   const handler = connectNodeAdapter({
+    // The contract is gRPC. Connect and gRPC-Web, which the adapter also serves unless told not to,
+    // would only widen what a request can reach (an undecodable Connect body answered HTTP 500);
+    // their requests get 415 Unsupported Media Type, as gRPC asks for a content-type it does not serve.
+    connect: false,
+    grpcWeb: false,
     readMaxBytes: opts.maxRequestBytes,
     // Replies cross a Unix socket: compressing them only spends CPU on both ends (gzip was half
     // of a ListSandboxes of 5000). Compressed requests are still accepted.
@@ -68,6 +73,12 @@ export async function startGrpcServer(opts: {
       // connection, the gateway's watch with it. The peer is the gateway on a private socket, not a
       // stranger to defend against; what waits to be sent is bounded by LargeReplies instead.
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      // A malformed request is a stream error (RFC 9113 §8.1.1): its stream is reset, the connection
+      // serves on. node:http2 (Bun's too) ends the whole connection with GOAWAY after 100 streams it
+      // rejected or 1000 invalid frames, a guard against strangers flooding a public port; here one
+      // gateway bug (a header it sends wrong on every call) would end its watch every 100 calls.
+      maxSessionRejectedStreams: 2 ** 32 - 1,
+      maxSessionInvalidFrames: 2 ** 32 - 1,
     },
     (req, res) => {
       // Matched without the query, as Connect routes it: `/…/ListSandboxes?x` is a List too.

@@ -7,8 +7,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** gRPC: `grpc-timeout` is 1-8 digits and a unit (PROTOCOL-HTTP2.md, "Timeout"). */
 const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-/** Connect: `connect-timeout-ms` is 1-10 digits of milliseconds. */
-const CONNECT_TIMEOUT = /^\d{1,10}$/;
 /**
  * Longest status message sent back. Connect's messages can quote a request header (an unknown
  * grpc-encoding, a malformed grpc-timeout), percent-encoded up to three bytes a byte: a 60 KB header
@@ -26,8 +24,6 @@ const MAX_STATUS_MESSAGE_CHARS = 512;
 export function dropUntimeableDeadline(headers: http2.IncomingHttpHeaders): void {
   const grpc = GRPC_TIMEOUT.exec(String(headers["grpc-timeout"] ?? ""));
   if (grpc && Number(grpc[1]) * GRPC_TIMEOUT_UNIT_MS[grpc[2]!]! > MAX_TIMER_MS) delete headers["grpc-timeout"];
-  const connect = String(headers["connect-timeout-ms"] ?? "");
-  if (CONNECT_TIMEOUT.test(connect) && Number(connect) > MAX_TIMER_MS) delete headers["connect-timeout-ms"];
 }
 
 interface StatusWriter {

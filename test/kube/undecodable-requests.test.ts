@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** One gRPC call with `payload` as the raw message bytes; the status and message from its trailers. */
-async function rawCall(method: string, payload: Uint8Array, compressedFlag = false): Promise<{ status: string; message: string }> {
+async function rawCall(method: string, payload: Uint8Array, compressedFlag = false, headers: http2.OutgoingHttpHeaders = {}): Promise<{ status: string; message: string }> {
   const session = http2.connect(url);
   try {
     const frame = Buffer.alloc(5 + payload.length);
@@ -41,6 +41,7 @@ async function rawCall(method: string, payload: Uint8Array, compressedFlag = fal
       ":path": `/openshell.compute.v1.ComputeDriver/${method}`,
       "content-type": "application/grpc",
       te: "trailers",
+      ...headers,
     });
     let trailers: http2.IncomingHttpHeaders = {};
     req.on("trailers", (t) => (trailers = t));
@@ -72,6 +73,12 @@ describe("requests that do not decode", () => {
     const { status, message } = await rawCall("GetSandbox", new Uint8Array([0x0a, 0x01, 0x61]), true);
     expect(status).toBe("3");
     expect(message).toBe("the GetSandbox request is flagged compressed but the call names no grpc-encoding");
+  });
+
+  test.each(["br", "gzip"])("a frame that does not decompress with grpc-encoding %s is INVALID_ARGUMENT, not INTERNAL", async (encoding) => {
+    const { status, message } = await rawCall("GetSandbox", new Uint8Array([0xac, 0x7b, 0xe6, 0x7e, 0xe8, 0x4c, 0xdd, 0x00]), true, { "grpc-encoding": encoding });
+    expect(status).toBe("3");
+    if (encoding === "br") expect(message).toBe("the GetSandbox request does not decompress with the call's grpc-encoding");
   });
 
   test("a request that decodes is answered by the service as before", async () => {

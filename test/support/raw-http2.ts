@@ -52,6 +52,8 @@ export interface RequestOptions {
   fragments?: number;
   /** Leave the request stream open after the body (no END_STREAM). */
   keepOpen?: boolean;
+  /** A trailing header block after the body, which then ends the stream (RFC 9113 §8.1). */
+  trailers?: readonly Field[];
 }
 
 interface OpenStream {
@@ -107,7 +109,7 @@ export class RawHttp2Connection {
     if (this.#closed) return Promise.resolve({ ...outcome, connectionClosed: true, goawayCode: this.goaway?.code });
     const done = new Promise<StreamOutcome>((resolve) => this.#streams.set(streamId, { outcome, resolve }));
     const block = opts.rawBlock ?? encodeLiteralBlock(fields);
-    const endStream = !opts.body && !opts.keepOpen;
+    const endStream = !opts.body && !opts.keepOpen && !opts.trailers;
     const parts = split(block, opts.fragments ?? Math.max(1, Math.ceil(block.length / MAX_FRAME)));
     const frames = parts.map((part, i) =>
       frame(
@@ -119,8 +121,10 @@ export class RawHttp2Connection {
     );
     if (opts.body) {
       const chunks = split(Buffer.from(opts.body), Math.max(1, Math.ceil(opts.body.length / MAX_FRAME)));
-      chunks.forEach((chunk, i) => frames.push(frame(FrameType.Data, i === chunks.length - 1 && !opts.keepOpen ? END_STREAM : 0, streamId, chunk)));
+      const last = chunks.length - 1;
+      chunks.forEach((chunk, i) => frames.push(frame(FrameType.Data, i === last && !opts.keepOpen && !opts.trailers ? END_STREAM : 0, streamId, chunk)));
     }
+    if (opts.trailers) frames.push(frame(FrameType.Headers, END_HEADERS | (opts.keepOpen ? 0 : END_STREAM), streamId, encodeLiteralBlock(opts.trailers)));
     this.#socket.write(Buffer.concat(frames));
     return done;
   }
@@ -184,11 +188,12 @@ export class RawHttp2Connection {
       }
       case FrameType.Goaway: {
         const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
-        this.goaway = { code: payload.readUInt32BE(4), lastStreamId };
+        // The first GOAWAY says why; a second one (Bun follows with INTERNAL_ERROR) only repeats it.
+        this.goaway ??= { code: payload.readUInt32BE(4), lastStreamId };
         // Streams above the last one the server processed were never seen: they end now.
         for (const [id, stream] of this.#streams) {
           if (id > lastStreamId) {
-            stream.outcome.goawayCode = this.goaway.code;
+            stream.outcome.goawayCode = this.goaway!.code;
             this.#end(id);
           }
         }
@@ -216,6 +221,8 @@ export class RawHttp2Connection {
     const stream = this.#streams.get(streamId);
     if (!stream) return;
     this.#streams.delete(streamId);
+    // A stream the server ended without answering, on a connection it is ending, ended with it.
+    if (this.goaway && !stream.outcome.headers.length && stream.outcome.rstCode === undefined) stream.outcome.goawayCode ??= this.goaway.code;
     stream.resolve(stream.outcome);
   }
 

@@ -74,18 +74,39 @@ describe("request headers", () => {
     expect(grpcStatus(short)).toBe("4");
   });
 
-  test("a Connect call whose connect-timeout-ms lies beyond what a timer can hold runs to its answer", async () => {
+  // gRPC PROTOCOL-HTTP2.md: a server answers a content-type it does not serve with HTTP 415.
+  test("a Connect or gRPC-Web request is refused 415 Unsupported Media Type: the driver serves gRPC only", async () => {
+    const socket = await serve({ getCapabilities: () => ({ driverName: "scripted" }) });
+    const connection = await open(socket);
+    for (const contentType of ["application/proto", "application/json", "application/connect+proto", "application/grpc-web+proto", "application/grpc-web-text"]) {
+      const fields = call("GetCapabilities", [["connect-protocol-version", "1"]]).map(([n, v]): Field => (n === "content-type" ? [n, contentType] : [n, v]));
+      const outcome = await connection.request(fields, { body: contentType.includes("grpc") ? EMPTY_MESSAGE : new Uint8Array() });
+      expect({ contentType, status: field(outcome.headers, ":status") }).toEqual({ contentType, status: "415" });
+    }
+    expect(grpcStatus(await connection.request(call("GetCapabilities"), { body: EMPTY_MESSAGE }))).toBe("0");
+  });
+
+  // RFC 9113 §8.1.1: a malformed request is a stream error; node:http2 ends the connection after
+  // 100 rejected streams or 1000 invalid frames unless told otherwise.
+  test("a connection that sent a thousand malformed requests still answers the call it has in flight, and the next", async () => {
+    const slow = deferred();
     const socket = await serve({
-      getSandbox: async (_req, ctx) => {
-        await Bun.sleep(50);
-        ctx.signal.throwIfAborted();
+      getSandbox: async () => {
+        await slow.promise;
         return {};
       },
+      getCapabilities: () => ({ driverName: "scripted" }),
     });
     const connection = await open(socket);
-    const fields = call("GetSandbox", [["connect-protocol-version", "1"], ["connect-timeout-ms", "9999999999"]]).map(([n, v]): Field => (n === "content-type" ? [n, "application/proto"] : [n, v]));
-    const outcome = await connection.request(fields, { body: new Uint8Array() });
-    expect(field(outcome.headers, ":status")).toBe("200");
+    const inFlight = connection.request(call("GetSandbox"), { body: EMPTY_MESSAGE });
+    const resets = new Set<number | undefined>();
+    for (let i = 0; i < 1100; i++) resets.add((await connection.request(call("GetCapabilities", [["X-Uppercase-Name", "1"]]), { body: EMPTY_MESSAGE })).rstCode);
+    // PROTOCOL_ERROR: uppercase field names are malformed in HTTP/2 (RFC 9113 §8.2.1).
+    expect([...resets]).toEqual([1]);
+    expect(grpcStatus(await connection.request(call("GetCapabilities"), { body: EMPTY_MESSAGE }))).toBe("0");
+    slow.resolve();
+    expect(grpcStatus(await inFlight)).toBe("0");
+    expect(connection.closed).toBe(false);
   });
 
   // RFC 9113 §8.1.1: a malformed request is a stream error, the connection's other streams go on;
