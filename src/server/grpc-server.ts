@@ -12,6 +12,7 @@ import { OpenStreams } from "./open-streams";
 import { platformPeerCredentials, type PeerCredentials } from "./peer-credentials";
 import { bindPrivateSocket } from "./private-socket";
 import { requestBoundary } from "./request-boundary";
+import { deadlineEndsStreams } from "./request-headers";
 import { rpcMetricsInterceptor } from "./rpc-metrics";
 
 const log = logger("grpc");
@@ -61,7 +62,7 @@ export async function startGrpcServer(opts: {
     // Replies cross a Unix socket: compressing them only spends CPU on both ends (gzip was half
     // of a ListSandboxes of 5000). Compressed requests are still accepted.
     compressMinBytes: Number.MAX_SAFE_INTEGER,
-    interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor()],
+    interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor(), deadlineEndsStreams()],
     routes: (router) => router.service(ComputeDriver, opts.service),
   });
   const serve = requestBoundary(undecodableRequestsAsInvalidArgument(handler));

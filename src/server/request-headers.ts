@@ -1,5 +1,6 @@
 // What a caller's header values may reach: its own call's deadline and its own status message, never
 // the timers or the connection that other calls share.
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type http2 from "node:http2";
 
 /** The longest delay a timer holds: setTimeout fires a longer one after 1 ms (TimeoutOverflowWarning). */
@@ -24,6 +25,27 @@ const MAX_STATUS_MESSAGE_CHARS = 512;
 export function dropUntimeableDeadline(headers: http2.IncomingHttpHeaders): void {
   const grpc = GRPC_TIMEOUT.exec(String(headers["grpc-timeout"] ?? ""));
   if (grpc && Number(grpc[1]) * GRPC_TIMEOUT_UNIT_MS[grpc[2]!]! > MAX_TIMER_MS) delete headers["grpc-timeout"];
+}
+
+/**
+ * Ends a server stream whose deadline passed with DEADLINE_EXCEEDED. The watch returns quietly once
+ * its call's signal fires, which Connect then ends OK: the caller would read a clean end of a stream
+ * that its own grpc-timeout cut, as if the driver had closed it.
+ */
+export function deadlineEndsStreams(): Interceptor {
+  return (next) => async (req) => {
+    const res = await next(req);
+    if (!res.stream) return res;
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        yield* messages;
+        const reason: unknown = req.signal.reason;
+        if (reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) throw reason;
+      })(),
+    };
+  };
 }
 
 interface StatusWriter {

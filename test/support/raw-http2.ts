@@ -40,6 +40,8 @@ export interface StreamOutcome {
   goawayCode?: number;
   /** The connection closed before the stream ended. */
   connectionClosed?: boolean;
+  /** This client reset the stream (RST_STREAM CANCEL) before it ended. */
+  cancelled?: boolean;
   dataBytes: number;
 }
 
@@ -54,6 +56,8 @@ export interface RequestOptions {
   keepOpen?: boolean;
   /** A trailing header block after the body, which then ends the stream (RFC 9113 §8.1). */
   trailers?: readonly Field[];
+  /** Reset the stream (RST_STREAM CANCEL) this long after sending it, unless it ended before. */
+  cancelAfterMs?: number;
 }
 
 interface OpenStream {
@@ -126,14 +130,22 @@ export class RawHttp2Connection {
     }
     if (opts.trailers) frames.push(frame(FrameType.Headers, END_HEADERS | (opts.keepOpen ? 0 : END_STREAM), streamId, encodeLiteralBlock(opts.trailers)));
     this.#socket.write(Buffer.concat(frames));
+    if (opts.cancelAfterMs !== undefined) {
+      const timer = setTimeout(() => this.#cancel(streamId), opts.cancelAfterMs);
+      void done.finally(() => clearTimeout(timer));
+    }
     return done;
   }
 
-  /** Ends a stream from this side (RST_STREAM CANCEL). */
-  cancel(streamId: number): void {
+  /** Ends a stream from this side (RST_STREAM CANCEL), as a client giving up on a call does. */
+  #cancel(streamId: number): void {
+    const stream = this.#streams.get(streamId);
+    if (!stream || this.#closed) return;
     const code = Buffer.alloc(4);
     code.writeUInt32BE(8);
-    if (!this.#closed) this.#socket.write(frame(FrameType.RstStream, 0, streamId, code));
+    this.#socket.write(frame(FrameType.RstStream, 0, streamId, code));
+    stream.outcome.cancelled = true;
+    this.#end(streamId);
   }
 
   close(): void {

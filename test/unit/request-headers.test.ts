@@ -74,6 +74,18 @@ describe("request headers", () => {
     expect(grpcStatus(short)).toBe("4");
   });
 
+  // gRPC PROTOCOL-HTTP2.md: a call past its grpc-timeout ends DEADLINE_EXCEEDED.
+  test("a watch that returns when its deadline passes ends DEADLINE_EXCEEDED, not OK", async () => {
+    const socket = await serve({
+      async *watchSandboxes(_req, ctx) {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      },
+    });
+    const connection = await open(socket);
+    const outcome = await connection.request(call("WatchSandboxes", [["grpc-timeout", "50m"]]), { body: EMPTY_MESSAGE });
+    expect(grpcStatus(outcome)).toBe("4");
+  });
+
   // gRPC PROTOCOL-HTTP2.md: a server answers a content-type it does not serve with HTTP 415.
   test("a Connect or gRPC-Web request is refused 415 Unsupported Media Type: the driver serves gRPC only", async () => {
     const socket = await serve({ getCapabilities: () => ({ driverName: "scripted" }) });
