@@ -20,6 +20,10 @@ export interface HeaderCase {
   fragments?: number;
   /** A trailing header block after the body. */
   trailers?: Field[];
+  /** The request body never ends: the client keeps its side open until it cancels. */
+  keepOpen?: boolean;
+  /** The client gives up on the call (RST_STREAM CANCEL) this long after sending it. */
+  cancelAfterMs?: number;
   /** Well-formed per RFC 9113 and gRPC: the statuses a correct driver may answer. */
   expect?: readonly string[];
   /** A connection error by RFC 9113 (§4.3 HPACK, §10.5.1 header list size): sent on a connection of its own. */
@@ -32,6 +36,8 @@ const OUTAGE = ["UNAVAILABLE", "DEADLINE_EXCEEDED"];
 /** gRPC's suggested limit for a request's headers (PROTOCOL-HTTP2.md); Bun advertises 64 KiB. */
 const SUGGESTED_HEADER_BYTES = 8 * 1024;
 const ADVERTISED_HEADER_LIST_BYTES = 65_535;
+/** The outcome of a call the client cancelled before it ended (a watch always is). */
+export const CLIENT_CANCEL = "CLIENT-CANCEL";
 /** Appears in header values only: it must never reach a log line. */
 export const SECRET_MARKER = "hdrfuzz-secret-7b1f";
 
@@ -66,6 +72,11 @@ export class HeaderFuzzGenerator {
   }
   #pick<T>(xs: readonly T[]): T {
     return xs[this.#int(xs.length)]!;
+  }
+  /** A call to vary the headers of: mostly ones the driver answers from memory, some that reach the API server. */
+  #call(): Call {
+    const r = this.#next();
+    return this.#calls[r < 0.45 ? 0 : r < 0.8 ? 1 : r < 0.9 ? 2 : 3]!;
   }
   /** Bytes as a latin1 string: how raw-http2 puts any byte on the wire. */
   #bytes(n: number, from = 0, to = 256): string {
@@ -124,8 +135,9 @@ export class HeaderFuzzGenerator {
 
   /** A well-formed call varying what RFC 9113 and gRPC allow: metadata, deadline, encodings, framing. */
   wellFormed(): HeaderCase {
-    const call = this.#pick(this.#calls);
-    const variant = this.#pick(["plain", "metadata", "timeout", "encoding", "content-type", "continuation", "user-agent", "trailers", "no-authority"] as const);
+    const call = this.#call();
+    const variant = this.#pick(["plain", "metadata", "timeout", "encoding", "content-type", "continuation", "user-agent", "trailers", "no-authority", "watch"] as const);
+    if (variant === "watch") return this.#watch();
     const json = variant === "content-type" && call.json !== "" && this.#chance(0.5);
     const contentType = variant === "content-type" ? (json ? this.#pick(["application/grpc+json", "application/grpc+json; charset=utf-8"]) : this.#pick(["application/grpc+proto", "Application/GRPC", "application/grpc"])) : "application/grpc";
     const fields = this.#callFields(call, contentType);
@@ -181,9 +193,25 @@ export class HeaderFuzzGenerator {
     return { kind: `well-formed ${variant}`, fields, body: this.#message(call, json, encoding), expect, ...c };
   }
 
+  /**
+   * A WatchSandboxes, the gateway's long-lived call, with a random deadline and metadata, given up
+   * by the client after a moment: the driver must let go of every one (its open-watch gauge).
+   */
+  #watch(): HeaderCase {
+    const fields = this.#callFields({ method: "WatchSandboxes", binary: new Uint8Array(), json: "", expect: [] });
+    const expect = [CLIENT_CANCEL];
+    if (this.#chance(0.5)) {
+      const timeout = this.#pick(["1m", "50m", "1S", "30S", "99999999H", "720H"]);
+      fields.push(["grpc-timeout", timeout]);
+      if (timeout.endsWith("m") || timeout === "1S") expect.push("DEADLINE_EXCEEDED");
+    }
+    if (this.#chance(0.5)) fields.push(["x-request-id", this.#asciiValue(30)], ["authorization", `Bearer ${SECRET_MARKER}`]);
+    return { kind: "well-formed watch", fields, body: frame(new Uint8Array()), expect, cancelAfterMs: 20 + this.#int(400) };
+  }
+
   /** A gRPC call with one thing made wrong: answered with an error status, an HTTP error or RST_STREAM. */
   malformed(): HeaderCase {
-    const call = this.#pick(this.#calls);
+    const call = this.#call();
     const fields = this.#callFields(call);
     const body = this.#message(call, false);
     const set = (name: string, value: string | undefined) => {
@@ -273,12 +301,17 @@ export class HeaderFuzzGenerator {
         c.trailers = [this.#pick<Field>([[":path", "/x"], ["grpc-status", "0"], ["X-Bad", "1"], ["x-v", "a\u0000b"]])];
         break;
     }
+    // Now and then the client gives up on it, or never finishes sending it and then gives up.
+    if (this.#chance(0.1)) {
+      c.keepOpen = this.#chance(0.5);
+      c.cancelAfterMs = this.#int(100);
+    }
     return c;
   }
 
   /** A request whose header block ends its connection by RFC 9113: sent on a connection of its own. */
   connectionFatal(): HeaderCase {
-    const call = this.#pick(this.#calls);
+    const call = this.#call();
     const body = this.#message(call, false);
     const kind = this.#pick(["hpack-invalid", "header-list-over-limit", "empty-field-name"] as const);
     const c: HeaderCase = { kind: `conn-fatal ${kind}`, fields: this.#callFields(call), body, connectionFatal: true };

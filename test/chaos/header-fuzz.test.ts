@@ -8,12 +8,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { connectClient } from "../support/clients";
-import { driverKubeconfig } from "../support/cluster";
+import { driverKubeconfig, eventually } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { RawHttp2Connection, field, type StreamOutcome } from "../support/raw-http2";
 import { WatchSandboxesRequestSchema } from "../../src/gen/compute_driver_pb";
 import { Tally, codeName, report, rssKiB, statusOf } from "./chaos-kit";
-import { HeaderFuzzGenerator, SECRET_MARKER, type HeaderCase } from "./fuzz-headers";
+import { CLIENT_CANCEL, HeaderFuzzGenerator, SECRET_MARKER, type HeaderCase } from "./fuzz-headers";
 
 const GATEWAY_ID = `chaos-hdrfuzz-${Date.now().toString(36)}`;
 const SEED = Number(process.env.HEADER_FUZZ_SEED ?? 9_2026);
@@ -25,6 +25,7 @@ const IN_FLIGHT_PER_CONNECTION = 6;
 const HUNG_AFTER_MS = 20_000;
 /** The driver's RSS after the run, against its RSS after the warm-up. */
 const RSS_GROWTH_ALLOWED = 0.1;
+const SETTLE_SAMPLES = 30;
 
 let driver: DriverProcess;
 
@@ -36,16 +37,26 @@ afterAll(async () => {
   await driver?.stop();
 });
 
-/** How a stream ended, as one outcome name: a gRPC status name, "HTTP <n>", "RST <code>", "GOAWAY <code>", "CLOSED" or "HUNG". */
+/** How a stream ended, as one outcome name: a gRPC status name, "HTTP <n>", "RST <code>", "GOAWAY <code>", "CLOSED", CLIENT_CANCEL or "HUNG". */
 function outcomeName(o: StreamOutcome | "HUNG"): string {
   if (o === "HUNG") return "HUNG";
   const status = field(o.trailers, "grpc-status") ?? field(o.headers, "grpc-status");
   if (status !== undefined) return codeName(Number(status));
+  if (o.cancelled) return CLIENT_CANCEL;
   if (o.rstCode !== undefined) return `RST ${o.rstCode}`;
   if (o.goawayCode !== undefined) return `GOAWAY ${o.goawayCode}`;
   if (o.connectionClosed) return "CLOSED";
   const http = o.trailers.length ? field(o.trailers, ":status") : field(o.headers, ":status");
   return `HTTP ${http ?? "?"}`;
+}
+
+/** A metric's value summed over every series whose labels contain `labels`, from the driver's /metrics. */
+async function metric(name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${driver.healthUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(name) && (line[name.length] === " " || line[name.length] === "{") && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
 }
 
 /** Replayable description of a case: its index under the seed, its kind, its fields cut short. */
@@ -57,7 +68,7 @@ function describeCase(i: number, c: HeaderCase): string {
 function send(connection: RawHttp2Connection, c: HeaderCase): Promise<StreamOutcome | "HUNG"> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<"HUNG">((resolve) => (timer = setTimeout(() => resolve("HUNG"), HUNG_AFTER_MS)));
-  const answered = connection.request(c.fields, { body: c.body, rawBlock: c.rawBlock, fragments: c.fragments, trailers: c.trailers });
+  const answered = connection.request(c.fields, { body: c.body, rawBlock: c.rawBlock, fragments: c.fragments, trailers: c.trailers, keepOpen: c.keepOpen, cancelAfterMs: c.cancelAfterMs });
   return Promise.race([answered, hung]).finally(() => clearTimeout(timer));
 }
 
@@ -128,20 +139,36 @@ test(`${REQUESTS} generated header blocks: no exit, well-formed calls answered r
   await run(batch(WARM_UP));
   await Bun.sleep(1000);
   const baselineKiB = rssKiB(pid);
-  while (sent < REQUESTS) await run(batch(Math.min(1000, REQUESTS - sent)));
+  const baselineHeap = await metric("openshell_driver_nodejs_heap_size_used_bytes");
+  const started = performance.now();
+  while (sent < REQUESTS) {
+    await run(batch(Math.min(1000, REQUESTS - sent)));
+    console.log(`[chaos]   header fuzz: ${sent}/${REQUESTS} sent, ${((performance.now() - started) / 1000).toFixed(0)} s after the warm-up, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB`);
+  }
 
   running = false;
   await otherCalls;
   const openAfterRun = shared.reduce((n, c) => n + c.openStreams, 0);
   for (const connection of shared) connection.close();
-  // The watch lived through it all, on its own connection.
+  // The watch lived through it all, on its own connection, and is the only one the driver holds:
+  // every watch the fuzz opened and gave up on was let go.
   const watchAlive = watchEnded === undefined;
+  const openWatches = await eventually("the driver holding only the long-lived watch", async () => ((await metric("openshell_driver_watch_streams")) === 1 ? 1 : undefined), 30_000).catch(
+    async () => metric("openshell_driver_watch_streams"),
+  );
+  const driverInternal = (await metric("openshell_driver_rpc_requests_total", 'code="Internal"')) + (await metric("openshell_driver_rpc_requests_total", 'code="Unknown"'));
   watchAbort.abort();
   await watch;
-  // Settle: Lists let the driver ask its collector to run (LargeReplies); then read RSS.
-  for (let i = 0; i < 5; i++) await client.listSandboxes({});
-  await Bun.sleep(2000);
-  const finalKiB = rssKiB(pid);
+  // Settle: the collector runs on its own schedule (measured: the heap of the run, ~30 MiB, went
+  // 8-12 s after the last request), and a List asks for it (LargeReplies). RSS is read once a second
+  // until it is back in bound, or for SETTLE_SAMPLES seconds; the last reading is the one asserted.
+  let finalKiB = rssKiB(pid);
+  for (let i = 0; i < SETTLE_SAMPLES && finalKiB > baselineKiB * (1 + RSS_GROWTH_ALLOWED); i++) {
+    await client.listSandboxes({});
+    await Bun.sleep(1000);
+    finalKiB = rssKiB(pid);
+  }
+  const finalHeap = await metric("openshell_driver_nodejs_heap_size_used_bytes");
   const logs = driver.logs();
 
   for (const [kind, tally] of [...byKind.entries()].sort()) console.log(`[chaos]   ${kind}: ${tally}`);
@@ -158,9 +185,13 @@ test(`${REQUESTS} generated header blocks: no exit, well-formed calls answered r
     broken: broken.length,
     sharedConnectionsKilled: connectionsKilled.length,
     watchEvents,
+    openWatches,
+    driverInternalOrUnknown: driverInternal,
     exits: driver.proc.exitCode === null ? 0 : 1,
     rssBaselineMiB: (baselineKiB / 1024).toFixed(1),
     rssFinalMiB: (finalKiB / 1024).toFixed(1),
+    heapBaselineMiB: (baselineHeap / 2 ** 20).toFixed(1),
+    heapFinalMiB: (finalHeap / 2 ** 20).toFixed(1),
   });
   if (broken.length) console.log(`[chaos]   broken (first 20):\n  ${broken.slice(0, 20).join("\n  ")}`);
   if (connectionsKilled.length) console.log(`[chaos]   shared connections killed by (first 20):\n  ${connectionsKilled.slice(0, 20).join("\n  ")}`);
@@ -172,6 +203,8 @@ test(`${REQUESTS} generated header blocks: no exit, well-formed calls answered r
   expect(connectionsKilled).toEqual([]);
   expect(openAfterRun).toBe(0);
   expect(watchAlive ? "open" : watchEnded).toBe("open");
+  expect(openWatches).toBe(1);
+  expect(driverInternal).toBe(0);
   expect([...other.counts.keys()]).toEqual(["OK"]);
   expect(logs).not.toContain(SECRET_MARKER);
   expect(finalKiB).toBeLessThanOrEqual(baselineKiB * (1 + RSS_GROWTH_ALLOWED));
