@@ -183,6 +183,18 @@ function goModVersion(module: string): string {
   return found[1]!;
 }
 
+/** The versions the matrix pins, as its lockfiles say (the README's table lists them). */
+export function pinnedClientVersions(): Record<string, string> {
+  return {
+    "grpcio newest": GRPCIO_NEWEST,
+    "grpcio oldest supported": GRPCIO_OLDEST_SUPPORTED,
+    "@grpc/grpc-js": packageVersion("@grpc/grpc-js"),
+    "@connectrpc/connect-node": packageVersion("@connectrpc/connect-node"),
+    tonic: cargoLockVersion("tonic"),
+    "grpc-go": goModVersion("google.golang.org/grpc"),
+  };
+}
+
 export interface MatrixEntry {
   /** Short and DNS-safe, for sandbox names. */
   key: string;
