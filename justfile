@@ -24,15 +24,15 @@ build:
     bun build --compile --minify --sourcemap --bytecode --format=esm src/main.ts --outfile {{bin}}
 
 # Every test tier: unit, Kubernetes edge, contract, e2e and chaos (builds the binary and the control plane first).
-test: build cluster-up
+test: build cluster-up client-matrix
     bun test --timeout 180000
 
 # Pure tiers only: no cluster, no binary.
 test-unit:
     bun test test/unit test/kube
 
-# The compiled binary over a real socket, with three independent gRPC clients.
-test-contract: build cluster-up
+# The compiled binary over a real socket, with every gRPC client of the client matrix.
+test-contract: build cluster-up client-matrix
     bun test --timeout 180000 test/contract
 
 # The driver against the local control plane.
@@ -46,6 +46,10 @@ test-chaos: build cluster-up
 # Build what is missing, start the control plane and walk one sandbox through its lifecycle.
 demo: build cluster-up
     bash scripts/demo.sh
+
+# Pinned gRPC clients for the contract tier's client matrix (grpcio venvs, grpc-go) into .cache/clients; cached.
+client-matrix:
+    bash scripts/client-matrix.sh
 
 # Build the local control plane (kube-apiserver, etcd, controllers, kwok) from Go modules; cached.
 cluster-build:

@@ -4,7 +4,8 @@
 //! (HTTP/2 framing, trailers, cancellation) as a strict peer sees it.
 //!
 //! usage: tonic-probe SOCKET METHOD unary REQUEST_HEX
-//!        tonic-probe SOCKET METHOD stream REQUEST_HEX MAX_MESSAGES
+//!        tonic-probe SOCKET METHOD stream REQUEST_HEX MAX_MESSAGES [UNTIL_HEX]
+//! A stream is read until MAX_MESSAGES messages arrived or one contains the bytes UNTIL_HEX.
 //! Prints one JSON object: {"code": "OK"|..., "details": str, "responses": [hex, ...], "error": str}
 //! where "code" uses grpcio's UPPER_SNAKE names and "error" is tonic's full status (debug form)
 //! when the call failed. Exits 0 whenever it could print a result.
@@ -108,15 +109,21 @@ async fn unary(channel: Channel, method: &str, request: Vec<u8>, limit: Duration
     }
 }
 
-/// Reads up to `limit` messages, then drops the stream (RST_STREAM CANCEL on the wire).
-async fn stream(channel: Channel, method: &str, request: Vec<u8>, limit: usize, out: &mut Vec<String>) -> Result<(), Status> {
+/// Reads up to `limit` messages (or up to the first containing `until`), then drops the stream
+/// (RST_STREAM CANCEL on the wire).
+async fn stream(channel: Channel, method: &str, request: Vec<u8>, limit: usize, until: &[u8], out: &mut Vec<String>) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     let call = async {
         grpc.ready().await.map_err(|e| Status::unavailable(format!("channel not ready: {e}")))?;
         let mut messages = grpc.server_streaming(Request::new(request), path(method), RawCodec).await?.into_inner();
         while out.len() < limit {
             match messages.message().await? {
-                Some(m) => out.push(hex(&m)),
+                Some(m) => {
+                    out.push(hex(&m));
+                    if !until.is_empty() && m.windows(until.len()).any(|w| w == until) {
+                        break;
+                    }
+                }
                 None => break,
             }
         }
@@ -150,7 +157,11 @@ async fn run(args: &[String], responses: &mut Vec<String>) -> Result<(), Status>
                 .get(5)
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| Status::invalid_argument("tonic-probe: stream needs MAX_MESSAGES"))?;
-            stream(channel.clone(), method, request, limit, responses).await?;
+            let until = match args.get(6) {
+                Some(h) => unhex(h).map_err(|e| Status::invalid_argument(format!("tonic-probe: bad UNTIL_HEX: {e}")))?,
+                None => Vec::new(),
+            };
+            stream(channel.clone(), method, request, limit, &until, responses).await?;
             // The same channel (same HTTP/2 connection) must stay usable after a cancelled stream.
             responses.push(hex(&unary(channel, "GetCapabilities", Vec::new(), PING_TIMEOUT).await?));
         }
@@ -163,7 +174,7 @@ async fn run(args: &[String], responses: &mut Vec<String>) -> Result<(), Status>
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
-        eprintln!("usage: tonic-probe SOCKET METHOD unary|stream REQUEST_HEX [MAX_MESSAGES]");
+        eprintln!("usage: tonic-probe SOCKET METHOD unary|stream REQUEST_HEX [MAX_MESSAGES [UNTIL_HEX]]");
         std::process::exit(2);
     }
     // Responses gathered before a failure are kept, like the python client's.
