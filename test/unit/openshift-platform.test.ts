@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { KubeClient } from "../../src/kube";
 import { OpenShiftAdapter } from "../../src/platform/openshift/adapter";
+import { routeHost } from "../../src/platform/openshift/exposure";
 import type { PlatformSettings } from "../../src/platform/settings";
 import type { TargetNamespace } from "../../src/platform/types";
 import { renderSandbox, validateSandbox } from "../../src/sandbox";
@@ -125,7 +126,13 @@ describe("side objects of --expose route (golden files)", () => {
   test("outside shared mode the host carries the namespace, so two workspaces' sandboxes of one name do not claim one host", () => {
     const { cr } = rendered(makeSettings({ workspaceMode: "managed" }), OPENSHIFT_RANGES);
     const route = adapter({ expose: "route", routeDomain: "apps.example.com" }).sideObjects(created(cr))[1];
-    expect((route?.body.spec as { host?: string }).host).toBe("sb-demo-openshell-gw-test-alice.apps.example.com");
+    expect((route?.body.spec as { host?: string }).host).toBe("sb-demo--openshell-gw-test-alice.apps.example.com");
+  });
+
+  test("outside shared mode name 'a-b' in namespace 'c' and name 'a' in namespace 'b-c' get two Route hosts", () => {
+    const host = (name: string, namespace: string) =>
+      routeHost({ apiVersion: "agents.x-k8s.io/v1beta1", kind: "Sandbox", metadata: { name, namespace }, spec: { podTemplate: { spec: { containers: [] } } } }, "apps.example.com", "operator");
+    expect(host("a-b", "c")).not.toBe(host("a", "b-c"));
   });
 
   test("with the OAuth proxy: a cookie Secret, a Service on the proxy port with a serving certificate, and a reencrypt Route", () => {
