@@ -37,7 +37,10 @@ export class CreatePreflight {
       const resource = this.render(validated, target);
       await Promise.all([
         ensureGpuCapacity(this.#client, validated, this.#settings),
-        this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings)),
+        this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings), {
+          workspace: sandbox.workspace,
+          workspaceMode: this.#settings.workspaceMode,
+        }),
         this.#platform.checkSandbox(resource, target),
       ]);
     } catch (err) {
