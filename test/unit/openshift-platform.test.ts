@@ -59,10 +59,25 @@ describe("amend pins the SCC and the SELinux level, and adds the OAuth proxy (go
     expectGolden("openshift-amend-mcs", adapter().amend(cr, target).spec.podTemplate);
   });
 
-  test("with the OAuth proxy the combined pod gets a proxy container running as the sandbox UID, with its own SA token", () => {
+  test("with the OAuth proxy the combined pod gets a proxy container under a UID of its own from the namespace's range, with its own SA token", () => {
     const { cr, target } = rendered(makeSettings({ workspaceMode: "managed" }), { ...OPENSHIFT_RANGES, ...MCS });
     const amended = adapter({ expose: "route", openshiftOauthProxy: true }).amend(cr, target);
     expectGolden("openshift-amend-oauth-proxy-combined", amended.spec.podTemplate);
+  });
+
+  test("the OAuth proxy never runs as the sandbox UID or any other container's UID (ptrace_may_access: a same-UID process reads its token through /proc)", () => {
+    for (const topology of ["combined", "sidecar"] as const) {
+      const settings = makeSettings({ workspaceMode: "managed", supervisorTopology: topology, sidecarProxyUid: 1000680001 });
+      const { cr, target } = rendered(settings, { ...OPENSHIFT_RANGES, ...MCS });
+      const pod = adapter({ expose: "route", openshiftOauthProxy: true }).amend(cr, target).spec.podTemplate.spec;
+      const proxy = pod.containers.find((c) => c.name === "oauth-proxy")!;
+      const sandboxUid = Number(pod.containers[0]!.env!.find((e) => e.name === "OPENSHELL_SANDBOX_UID")!.value);
+      const others = [...(pod.initContainers ?? []), ...pod.containers].filter((c) => c !== proxy).map((c) => c.securityContext?.runAsUser);
+      expect(proxy.securityContext?.runAsUser).not.toBe(sandboxUid);
+      expect(others).not.toContain(proxy.securityContext?.runAsUser);
+      expect(proxy.securityContext?.runAsUser).toBeGreaterThanOrEqual(1000680000);
+      expect(proxy.securityContext?.runAsUser).toBeLessThan(1000680000 + 10000);
+    }
   });
 
   test("with the OAuth proxy the sidecar-topology pod keeps its supervisors and gets the proxy last", () => {
