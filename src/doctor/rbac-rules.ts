@@ -82,7 +82,8 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     // What each workspace namespace gets (server-side apply: create, then patch).
     add(true, { verbs: ["create"], group: "", resource: "serviceaccounts", feature: "the sandbox ServiceAccount in each workspace", manifest: MANAGED });
     add(true, { verbs: ["create", "patch"], group: "", resource: "secrets", feature: "Secret copies in each workspace", manifest: MANAGED });
-    add(render.managedSshIngress.enabled, { verbs: ["create", "patch"], group: "networking.k8s.io", resource: "networkpolicies", feature: "--managed-ssh-ingress-enabled", manifest: MANAGED });
+    const policies = render.managedSshIngress.enabled || render.managedSshIngress.sandboxPolicy;
+    add(policies, { verbs: ["create", "patch"], group: "networking.k8s.io", resource: "networkpolicies", feature: "--managed-ssh-ingress-enabled / --managed-sandbox-network-policy", manifest: MANAGED });
     add(true, { verbs: ["get"], group: "", resource: "persistentvolumeclaims", feature: "checking claims a sandbox mounts", manifest: MANAGED });
     add(gpuReads, { verbs: ["list"], group: "", resource: "nodes", feature: "the GPU capacity check", manifest: MANAGED });
     add(true, { verbs: ["get"], group: "node.k8s.io", resource: "runtimeclasses", feature: "checking a sandbox's runtime class", manifest: MANAGED });
