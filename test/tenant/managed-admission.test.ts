@@ -35,8 +35,28 @@ function dryRunCreate(manifest: string): { code: number; stderr: string } {
   return asManaged(["create", "--dry-run=server", "-f", file]);
 }
 
+const EXPOSE_ROLE = `tw-expose-${RUN}`;
+
 beforeAll(() => {
   managedKubeconfig = driverKubeconfig("managed");
+  // What managed mode on Kyma or OpenShift adds: exposure objects, granted cluster-wide like the rest.
+  kubectl(["apply", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: EXPOSE_ROLE }, rules: [{ apiGroups: [""], resources: ["services"], verbs: ["create"] }] },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRoleBinding",
+          metadata: { name: EXPOSE_ROLE },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: EXPOSE_ROLE },
+          subjects: [{ kind: "ServiceAccount", name: "openshell-driver-managed", namespace: DRIVER_NS }],
+        },
+      ],
+    }),
+  });
+  untilAllowed(serviceAccountUser("openshell-driver-managed"), "create", "services", "default");
   kubectl(["patch", "configmap", "openshell-driver-managed-admission", "-n", DRIVER_NS, "--type=merge", "-p", JSON.stringify({ data: { gatewayId: GATEWAY_ID } })]);
   for (const [name, gateway] of [
     [OWN, GATEWAY_ID],
@@ -50,7 +70,8 @@ beforeAll(() => {
 
 afterAll(() => {
   kubectl(["delete", "namespace", OWN, FOREIGN, "--ignore-not-found", "--wait=false"], { allowFailure: true });
-  kubectl(["delete", "clusterrolebinding", UNFENCED_SA, "--ignore-not-found"], { allowFailure: true });
+  kubectl(["delete", "clusterrolebinding", UNFENCED_SA, EXPOSE_ROLE, "--ignore-not-found"], { allowFailure: true });
+  kubectl(["delete", "clusterrole", EXPOSE_ROLE, "--ignore-not-found"], { allowFailure: true });
   kubectl(["delete", "serviceaccount", "-n", DRIVER_NS, UNFENCED_SA, "--ignore-not-found"], { allowFailure: true });
   rmSync(work, { recursive: true, force: true });
 });
@@ -70,6 +91,14 @@ describe("the managed identity writes only into this gateway's workspace namespa
 
   test("a Service in this gateway's own workspace namespace is admitted", () => {
     expect(dryRunCreate(serviceIn(OWN))).toMatchObject({ code: 0 });
+  });
+
+  test("a Secret in another gateway's workspace namespace is refused; in this gateway's, admitted", () => {
+    const secretIn = (namespace: string) => JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: `tw-probe-${RUN}`, namespace } });
+    const foreign = dryRunCreate(secretIn(FOREIGN));
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.stderr).toContain("openshell-driver-managed-namespaces");
+    expect(dryRunCreate(secretIn(OWN))).toMatchObject({ code: 0 });
   });
 
   test("deleting another gateway's workspace namespace is refused", () => {
