@@ -254,7 +254,7 @@ describe("each profile on the local control plane (dry-run, Pod Security restric
     );
     const binding = only(docs, "ValidatingAdmissionPolicyBinding");
     expect(binding.spec.paramRef).toMatchObject({ name: `helm-managed-${RUN}-admission`, namespace: ns, parameterNotFoundAction: "Deny" });
-    expect(only(docs, "ConfigMap").data.gatewayId).toBe("openshell");
+    expect(docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === `helm-managed-${RUN}-admission`)!.data.gatewayId).toBe("openshell");
   });
 
   test("operator: no write outside the namespaces the operator binds, and GPU checks off means no node reads", () => {
