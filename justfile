@@ -35,6 +35,10 @@ test-unit:
 test-contract: build cluster-up client-matrix
     bun test --timeout 180000 test/contract
 
+# What a gateway user's request can reach beyond its sandbox, against the local control plane.
+test-tenant: build cluster-up
+    bun test --timeout 180000 test/tenant
+
 # The driver against the local control plane.
 test-e2e: build cluster-up
     bun test --timeout 180000 test/e2e

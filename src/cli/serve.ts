@@ -4,6 +4,7 @@
 // that and the caches' sync.
 import type { Config } from "../config";
 import { computeDriverService, type DriverIdentity } from "../contract/compute-driver-service";
+import { probeAdmissionFence, unfencedProblem } from "../driver/admission-fence";
 import { ApiVersionError, detectSandboxApiVersion } from "../driver/api-version";
 import { SandboxDriver } from "../driver/driver";
 import { countByPhase } from "../driver/phase";
@@ -130,6 +131,7 @@ export async function serve({ server: config, render, platform: platformSettings
       platform = detected;
       const adapter = createPlatformAdapter({ client, identity: detected, platform: platformSettings, render: settings });
       await adapter.preflight();
+      if (settings.workspaceMode === "managed") await requireAdmissionFence(client, settings);
       const connected = new SandboxDriver({ client, settings, platform: adapter, stopTimeoutMs: config.stopTimeoutMs });
       connected.start();
       connection.connected(connected);
@@ -142,4 +144,12 @@ export async function serve({ server: config, render, platform: platformSettings
       await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5));
     }
   }
+}
+
+/** Managed mode does not serve while its cluster-wide writes are unconfined (driver/admission-fence.ts). */
+async function requireAdmissionFence(client: KubeClient, settings: { namespace: string; gatewayId: string }): Promise<void> {
+  const answer = await probeAdmissionFence(client, settings);
+  if (answer.fenced) return;
+  const { message, fix } = unfencedProblem(answer.namespace, settings.gatewayId);
+  throw new PlatformProblem(message, fix);
 }

@@ -86,10 +86,14 @@ function checkWorkspaceMode(config: Config): void {
   if (longest > 63) {
     throw new ConfigError("gateway-id", `"${gatewayId}" is too long for --workspace-mode=managed (at most ${63 - "openshell--".length - MAX_SANDBOX_NAME} characters)`);
   }
-  if (managedSshIngress.enabled) {
-    if (managedSshIngress.gatewayNamespace === "") throw new ConfigError("managed-ssh-gateway-namespace", "is required with --managed-ssh-ingress-enabled");
+  for (const [on, flag] of [
+    [managedSshIngress.enabled, "--managed-ssh-ingress-enabled"],
+    [managedSshIngress.sandboxPolicy, "--managed-sandbox-network-policy"],
+  ] as const) {
+    if (!on) continue;
+    if (managedSshIngress.gatewayNamespace === "") throw new ConfigError("managed-ssh-gateway-namespace", `is required with ${flag}`);
     if (Object.keys(managedSshIngress.gatewayPodSelector).length === 0) {
-      throw new ConfigError("managed-ssh-gateway-pod-selector", "is required with --managed-ssh-ingress-enabled");
+      throw new ConfigError("managed-ssh-gateway-pod-selector", `is required with ${flag}`);
     }
   }
 }

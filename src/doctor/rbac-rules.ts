@@ -82,14 +82,17 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     // What each workspace namespace gets (server-side apply: create, then patch).
     add(true, { verbs: ["create"], group: "", resource: "serviceaccounts", feature: "the sandbox ServiceAccount in each workspace", manifest: MANAGED });
     add(true, { verbs: ["create", "patch"], group: "", resource: "secrets", feature: "Secret copies in each workspace", manifest: MANAGED });
-    add(render.managedSshIngress.enabled, { verbs: ["create", "patch"], group: "networking.k8s.io", resource: "networkpolicies", feature: "--managed-ssh-ingress-enabled", manifest: MANAGED });
+    const policies = render.managedSshIngress.enabled || render.managedSshIngress.sandboxPolicy;
+    add(policies, { verbs: ["create", "patch"], group: "networking.k8s.io", resource: "networkpolicies", feature: "--managed-ssh-ingress-enabled / --managed-sandbox-network-policy", manifest: MANAGED });
     add(true, { verbs: ["get"], group: "", resource: "persistentvolumeclaims", feature: "checking claims a sandbox mounts", manifest: MANAGED });
     add(gpuReads, { verbs: ["list"], group: "", resource: "nodes", feature: "the GPU capacity check", manifest: MANAGED });
     add(true, { verbs: ["get"], group: "node.k8s.io", resource: "runtimeclasses", feature: "checking a sandbox's runtime class", manifest: MANAGED });
     add(true, { verbs: ["get"], group: "scheduling.k8s.io", resource: "priorityclasses", feature: "checking a sandbox's priority class", manifest: MANAGED });
-    // The sources of the Secrets copied into every workspace.
-    const copies = render.imagePullSecrets.length > 0 || render.clientTlsSecretName !== "";
-    add(copies, { verbs: ["get"], group: "", resource: "secrets", namespace: ns, feature: "--image-pull-secrets / --client-tls-secret-name sources", manifest: MANAGED_SECRETS });
+    // The sources of the Secrets copied into every workspace, each by name: the chart grants them
+    // by resourceNames when it knows the names.
+    for (const name of secretSources(render.imagePullSecrets, render.clientTlsSecretName)) {
+      add(true, { verbs: ["get"], group: "", resource: "secrets", namespace: ns, name, feature: "--image-pull-secrets / --client-tls-secret-name sources", manifest: MANAGED_SECRETS });
+    }
   }
 
   if (render.workspaceMode === "operator") {
@@ -100,7 +103,7 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     add(gpuReads, { verbs: ["list"], group: "", resource: "nodes", feature: "the GPU capacity check", manifest: OPERATOR });
     add(true, { verbs: ["get"], group: "node.k8s.io", resource: "runtimeclasses", feature: "checking a sandbox's runtime class", manifest: OPERATOR });
     add(true, { verbs: ["get"], group: "scheduling.k8s.io", resource: "priorityclasses", feature: "checking a sandbox's priority class", manifest: OPERATOR });
-    add(render.clientTlsSecretName !== "", { verbs: ["get"], group: "", resource: "secrets", namespace: ns, feature: "the --client-tls-secret-name source", manifest: OPERATOR_SECRETS });
+    add(render.clientTlsSecretName !== "", { verbs: ["get"], group: "", resource: "secrets", namespace: ns, name: render.clientTlsSecretName, feature: "the --client-tls-secret-name source", manifest: OPERATOR_SECRETS });
   }
 
   if (platform === "openshift") {
@@ -144,4 +147,9 @@ export function qualifiedResource(rule: Pick<RbacRule, "group" | "resource">): s
 export function ruleYaml(rule: RbacRule, verbs: string[]): string {
   const names = rule.name !== undefined ? `, resourceNames: [${rule.name}]` : "";
   return `{apiGroups: ["${rule.group}"], resources: [${rule.resource}]${names}, verbs: [${verbs.join(", ")}]}`;
+}
+
+/** The Secret names the driver reads in its namespace to copy them, each once. */
+function secretSources(imagePullSecrets: readonly string[], clientTlsSecretName: string): string[] {
+  return [...new Set([...imagePullSecrets.map((n) => n.trim()), clientTlsSecretName].filter((n) => n !== ""))];
 }

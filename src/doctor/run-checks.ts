@@ -3,6 +3,7 @@
 import type { Config } from "../config";
 import { KubeClient, loadKubeAccess, type KubeAccess, type LoadKubeAccessOptions } from "../kube";
 import type { SandboxApiVersion } from "../sandbox/settings";
+import { admissionFenceCheck } from "./admission-fence-check";
 import { fail, messageOf, pass, type CheckResult, type ClusterContext } from "./checks";
 import { controllerCheck, gpuNodesCheck, imageVolumeCheck, namespaceCheck, readNamespace, sandboxApiCheck, servedSandboxVersions } from "./cluster-checks";
 import { podSecurityCheck } from "./pod-security-check";
@@ -69,6 +70,7 @@ async function clusterChecks(base: Pick<ClusterContext, "client" | "config" | "s
     namespaceCheck(ctx, namespaceRead),
     podSecurityCheck(config, namespaceRead, leastPod(ctx, adapter, target)),
     ...(await rbacChecks(client, rbacRules({ config, platform: detection.identity?.name }))),
+    await admissionFenceCheck(ctx),
     detection.result,
     ...(await platformChecks(ctx, adapter, namespaceRead)),
     imageVolumeCheck(ctx),

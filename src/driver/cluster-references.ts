@@ -1,10 +1,13 @@
-// Asks the cluster whether the objects a sandbox refers to exist (see sandbox/references.ts). An
-// object found a moment ago is taken as still there (RecentAnswers): a gateway creating a burst
-// of sandboxes that share a claim or runtime class reads it once, not once per sandbox. A missing
-// one is asked again every time, so creating it takes effect on the next call.
+// Asks the cluster whether the objects a sandbox refers to exist (see sandbox/references.ts). A
+// class found a moment ago is taken as still there (RecentAnswers): a gateway creating a burst of
+// sandboxes that share a runtime class reads it once, not once per sandbox. A missing one is asked
+// again every time, so creating it takes effect on the next call. Claims are asked every time: the
+// answer depends on their labels and owners (sandbox/claim-ownership.ts), and a remembered "found"
+// would answer faster than a "missing", telling a caller by timing what it may not be told in words.
 import { isKubeApiError, type KubeClient } from "../kube";
 import { RecentAnswers } from "../kube/recent-answers";
 import type { ClusterReference, ReferenceKind } from "../sandbox";
+import { claimBelongsTo, claimUnavailable, type ClaimMetadata, type ClaimRequester } from "../sandbox/claim-ownership";
 import { failedPrecondition } from "../sandbox/errors";
 
 /** How long an object found stays found without asking again. */
@@ -25,9 +28,14 @@ export class ClusterReferences {
     this.#found = new RecentAnswers<true>(FOUND_RECENTLY_MS, now);
   }
 
-  /** Throws FAILED_PRECONDITION naming the request field of the first reference that does not exist. */
-  async ensureExist(namespace: string, refs: ClusterReference[]): Promise<void> {
-    await Promise.all(refs.map((ref) => this.#ensureExists(namespace, ref)));
+  /**
+   * Throws FAILED_PRECONDITION naming the request field of the first reference that does not
+   * exist, or, for a claim, that is not the requesting workspace's.
+   */
+  async ensureExist(namespace: string, refs: ClusterReference[], requester: ClaimRequester): Promise<void> {
+    await Promise.all(
+      refs.map((ref) => (ref.kind === "PersistentVolumeClaim" ? this.#ensureClaimMountable(namespace, ref, requester) : this.#ensureExists(namespace, ref))),
+    );
   }
 
   async #ensureExists(namespace: string, ref: ClusterReference): Promise<void> {
@@ -49,5 +57,23 @@ export class ClusterReferences {
       const where = api.namespaced ? ` in namespace "${namespace}"` : "";
       throw failedPrecondition(ref.field, `${ref.kind} "${ref.name}" does not exist${where}`);
     }
+  }
+
+  async #ensureClaimMountable(namespace: string, ref: ClusterReference, requester: ClaimRequester): Promise<void> {
+    const api = API.PersistentVolumeClaim;
+    let claim: { metadata?: ClaimMetadata };
+    try {
+      claim = await this.#client.request<{ metadata?: ClaimMetadata }>({
+        verb: "get",
+        path: api.path(namespace, ref.name),
+        resource: api.resource,
+        name: ref.name,
+        namespace,
+      });
+    } catch (err) {
+      if (!isKubeApiError(err, 404)) throw err;
+      throw claimUnavailable(ref.field, ref.name, namespace, requester);
+    }
+    if (!claimBelongsTo(claim.metadata ?? {}, requester)) throw claimUnavailable(ref.field, ref.name, namespace, requester);
   }
 }

@@ -9,6 +9,8 @@ import { checkObjectSize } from "../sandbox/object-size";
 import type { RenderSettings } from "../sandbox/settings";
 import { ClusterReferences } from "./cluster-references";
 import { ensureGpuCapacity } from "./gpu-capacity-check";
+import { ensureNoLeftoverWorkspaceClaim } from "./leftover-workspace-claim";
+import type { SandboxLookup } from "./sandbox-lookup";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
 
 export class CreatePreflight {
@@ -17,9 +19,17 @@ export class CreatePreflight {
   readonly #namespaces: WorkspaceNamespaces;
   readonly #platform: PlatformAdapter;
   readonly #references: ClusterReferences;
+  readonly #lookup: Pick<SandboxLookup, "byName">;
 
-  constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces, platform: PlatformAdapter) {
+  constructor(
+    client: KubeClient,
+    settings: RenderSettings,
+    namespaces: WorkspaceNamespaces,
+    platform: PlatformAdapter,
+    lookup: Pick<SandboxLookup, "byName">,
+  ) {
     this.#client = client;
+    this.#lookup = lookup;
     this.#settings = settings;
     this.#namespaces = namespaces;
     this.#platform = platform;
@@ -37,8 +47,12 @@ export class CreatePreflight {
       const resource = this.render(validated, target);
       await Promise.all([
         ensureGpuCapacity(this.#client, validated, this.#settings),
-        this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings)),
+        this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings), {
+          workspace: sandbox.workspace,
+          workspaceMode: this.#settings.workspaceMode,
+        }),
         this.#platform.checkSandbox(resource, target),
+        ensureNoLeftoverWorkspaceClaim(this.#client, this.#lookup, validated),
       ]);
     } catch (err) {
       // The refusal may come from the namespace as read a moment ago (its Pod Security level, its

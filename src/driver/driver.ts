@@ -66,7 +66,7 @@ export class SandboxDriver {
       alwaysRead: platform.checksNamespace,
       labels: platform.namespaceLabels(),
     });
-    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform);
+    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform, this.#lookup);
     const sideObjects = new SandboxSideObjects(client, platform, settings.serviceAccountName);
     this.#creator = new SandboxCreator({
       client,

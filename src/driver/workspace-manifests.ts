@@ -75,6 +75,37 @@ export interface SshIngressPolicy {
   };
 }
 
+export const SANDBOX_NETWORK_POLICY_NAME = "openshell-sandbox-isolation";
+/** RFC 1918, link-local (cloud metadata), CGNAT: never a sandbox's destination (the chart's list). */
+export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
+
+/**
+ * Every sandbox pod of a workspace namespace: in, only from the gateway's pods; out, DNS, the
+ * gateway's pods and the internet outside private ranges. The chart's `<name>-sandboxes` policy,
+ * for the namespaces the chart cannot know in advance.
+ */
+export function sandboxIsolationPolicy(namespace: string, ingress: ManagedSshIngress): object {
+  const gateway = {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ingress.gatewayNamespace } },
+    podSelector: { matchLabels: { ...ingress.gatewayPodSelector } },
+  };
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: SANDBOX_NETWORK_POLICY_NAME, namespace, labels: { ...MANAGED_BY } },
+    spec: {
+      podSelector: { matchLabels: { ...MANAGED_BY } },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [gateway] }],
+      egress: [
+        { ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] },
+        { to: [gateway] },
+        { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }] },
+      ],
+    },
+  };
+}
+
 /** Only the gateway's pods may reach a sandbox's SSH port. */
 export function sshIngressPolicy(namespace: string, ingress: ManagedSshIngress): SshIngressPolicy {
   return {

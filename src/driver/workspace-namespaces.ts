@@ -25,6 +25,8 @@ import {
   managedNamespace,
   sandboxServiceAccount,
   secretCopy,
+  sandboxIsolationPolicy,
+  SANDBOX_NETWORK_POLICY_NAME,
   sshIngressPolicy,
 } from "./workspace-manifests";
 
@@ -227,6 +229,7 @@ export class WorkspaceNamespaces {
     }
     await this.#createServiceAccount(name);
     if (this.#settings.managedSshIngress.enabled) await this.#applySshPolicy(name);
+    if (this.#settings.managedSshIngress.sandboxPolicy) await this.#applySandboxPolicy(name);
     return namespace;
   }
 
@@ -286,6 +289,19 @@ export class WorkspaceNamespaces {
       resource: "networkpolicies.networking.k8s.io",
       namespace,
       name: SSH_NETWORK_POLICY_NAME,
+    });
+  }
+
+  async #applySandboxPolicy(namespace: string): Promise<void> {
+    await this.#client.request({
+      verb: "patch",
+      patchType: "apply",
+      path: `${namespacedPath(namespace, "networkpolicies")}/${SANDBOX_NETWORK_POLICY_NAME}`,
+      query: { fieldManager: FIELD_MANAGER },
+      body: sandboxIsolationPolicy(namespace, this.#settings.managedSshIngress),
+      resource: "networkpolicies.networking.k8s.io",
+      namespace,
+      name: SANDBOX_NETWORK_POLICY_NAME,
     });
   }
 

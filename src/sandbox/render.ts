@@ -149,15 +149,22 @@ function renderPodSpec(plan: PodPlan): V1PodSpec {
   }
   // Both supervisors of the sidecar topology see the workload's processes.
   if (plan.sidecar) spec.shareProcessNamespace = true;
-  // kubelet gives mounted volumes this group, so the non-root sandbox user can use its workspace
-  // and the sidecar supervisors can read the group-readable credentials.
-  const podContext = podSecurityContext(plan.sidecar || plan.workspace ? identity.gid : undefined, settings);
+  // Sidecar: kubelet gives mounted volumes this group, so the supervisors, running as the sandbox
+  // group, read the group-readable credentials, and the workload its workspace; the credentials
+  // are mounted only into the supervisor containers. Combined: no fsGroup. kubelet's fsGroup rule
+  // (pkg/volume SetVolumeOwnership, called by the Secret and projected plug-ins after AtomicWriter
+  // writes the files) chowns every file of every volume to the fsGroup and ORs in 0440 (0660 for
+  // writable volumes), whatever `defaultMode` says, so the client-TLS key (one for every sandbox)
+  // and the ServiceAccount token would be readable by the workload, which runs as the sandbox group
+  // in the same container as the root supervisor. The workspace claim is made the sandbox user's by
+  // workspace-init instead (workspace-volume.ts).
+  const podContext = podSecurityContext(plan.sidecar ? identity.gid : undefined, settings);
   if (podContext) spec.securityContext = podContext;
 
   const initContainers = [
     ...supervisorInstallContainers(settings),
     ...(plan.sidecar ? [networkInitContainer(settings, identity)] : []),
-    ...(plan.workspace ? [workspaceInitContainer(v.image, settings)] : []),
+    ...(plan.workspace ? [workspaceInitContainer(v.image, settings, identity)] : []),
   ];
   return {
     ...spec,

@@ -41,6 +41,12 @@ export interface UpstreamProxy {
 
 export interface ManagedSshIngress {
   enabled: boolean;
+  /**
+   * A NetworkPolicy isolating every sandbox pod of each workspace namespace (in: only the gateway
+   * pods; out: DNS, the gateway pods and the internet outside private ranges), as the chart gives
+   * the sandboxes of its own namespace.
+   */
+  sandboxPolicy: boolean;
   /** Namespace of the gateway pods allowed to reach sandbox SSH (port 2222). */
   gatewayNamespace: string;
   gatewayPodSelector: Record<string, string>;

@@ -9,6 +9,7 @@ import { checkEnvName } from "./env-name";
 import { failedPrecondition, invalidArgument, keyPath } from "./errors";
 import { checkImageReference } from "./image-ref";
 import { checkLogLevel } from "./log-level";
+import { checkJoinableNames, checkServiceNameable } from "./name-joins";
 import { checkContainerPath } from "./mount-path";
 import { PLATFORM_CONFIG_PATH, parsePlatformConfig, type PlatformConfig } from "./platform-config";
 import { placementOf, type SandboxPlacement } from "./placement";
@@ -77,6 +78,7 @@ function validateIdentity(sandbox: DriverSandbox, settings: RenderSettings): San
   const badWorkspace = checkDns1123Label(sandbox.workspace);
   if (badWorkspace) throw invalidArgument("sandbox.workspace", badWorkspace);
 
+  checkJoinableNames(sandbox);
   const placement = placementOf(sandbox, settings);
   const { kubeName, namespace } = placement;
   if (kubeName.length > KUBE_NAME_MAX) {
@@ -92,6 +94,7 @@ function validateIdentity(sandbox: DriverSandbox, settings: RenderSettings): San
       `${settings.workspaceMode} namespace '${namespace}' (from workspace '${sandbox.workspace}') is not a valid DNS-1123 label: ${badNamespace}`,
     );
   }
+  checkServiceNameable(sandbox, kubeName, settings);
   return placement;
 }
 

@@ -8,7 +8,7 @@ import type { V1Container, V1PersistentVolumeClaimTemplate, V1VolumeMount } from
 import { WORKSPACE_PATH } from "./container-paths";
 import type { KubernetesDriverConfig } from "./driver-config";
 import { isWorkspaceDataMount } from "./mount-path";
-import type { RenderSettings } from "./settings";
+import type { RenderSettings, SandboxIdentity } from "./settings";
 
 export const WORKSPACE_VOLUME = "workspace";
 export const WORKSPACE_INIT_CONTAINER = "workspace-init";
@@ -44,10 +44,13 @@ export function workspaceAgentMount(): V1VolumeMount {
  * Copies once, then writes a sentinel so later starts skip it. tar rather than `cp -a`, because
  * images carry self-referential symlinks (e.g. under /sandbox/.uv) that cp trips over; only the
  * directory's entries are archived, so extraction never touches the claim's root; owners, modes and
- * times are not restored, so kubelet's fsGroup ownership of the claim stays intact. An image
- * without /sandbox just gets the sentinel.
+ * times are not restored. An image without /sandbox just gets the sentinel. The seeded claim is
+ * then given to the sandbox user: in the combined topology the pod has no fsGroup (render.ts), so
+ * kubelet does not regroup the claim for it; in the sidecar topology kubelet regroups it on every
+ * mount anyway, and owning it changes nothing. Claims seeded under an fsGroup before keep that
+ * group's read-write bits, and the sandbox user still has that group, so they stay writable.
  */
-function workspaceSeedScript(): string {
+function workspaceSeedScript(identity: SandboxIdentity): string {
   const pvc = WORKSPACE_INIT_MOUNT_PATH;
   const sentinel = `${pvc}/${WORKSPACE_SENTINEL}`;
   return [
@@ -60,18 +63,19 @@ function workspaceSeedScript(): string {
     `rm -f "$tmp";`,
     "fi;",
     "fi &&",
+    `chown -R ${identity.uid}:${identity.gid} ${pvc} &&`,
     `touch ${sentinel};`,
     "fi",
   ].join(" ");
 }
 
 /** Runs the agent image, as root as upstream does, so it can write a claim kubelet just created. */
-export function workspaceInitContainer(image: string, settings: Pick<RenderSettings, "imagePullPolicy">): V1Container {
+export function workspaceInitContainer(image: string, settings: Pick<RenderSettings, "imagePullPolicy">, identity: SandboxIdentity): V1Container {
   return {
     name: WORKSPACE_INIT_CONTAINER,
     image,
     ...(settings.imagePullPolicy !== "" ? { imagePullPolicy: settings.imagePullPolicy } : {}),
-    command: ["sh", "-c", workspaceSeedScript()],
+    command: ["sh", "-c", workspaceSeedScript(identity)],
     securityContext: { runAsUser: 0 },
     volumeMounts: [{ name: WORKSPACE_VOLUME, mountPath: WORKSPACE_INIT_MOUNT_PATH }],
   };

@@ -230,6 +230,15 @@ describe("each profile on the local control plane (dry-run, Pod Security restric
     const toml = only(docs, "ConfigMap").data["gateway.toml"] as string;
     expect(toml).toContain(`[openshell.drivers.kubernetes]\nnamespace = "${ns}"\nservice_account_name = "openshell-sandbox"\nworkspace_mode = "shared"`);
     expect(only(docs, "Service").spec.ports[0].targetPort).toBe("grpc");
+    // The gateway never holds the driver's token: nothing is automounted, each container mounts its own.
+    expect(spec.automountServiceAccountToken).toBe(false);
+    const tokenVolume = (c: any) => c.volumeMounts.find((m: any) => m.mountPath === "/var/run/secrets/kubernetes.io/serviceaccount")?.name;
+    expect(spec.volumes.find((v: any) => v.name === tokenVolume(gateway)).secret.secretName).toBe(`${NAME}-gateway-token`);
+    expect(spec.volumes.find((v: any) => v.name === tokenVolume(driver)).projected.sources[0].serviceAccountToken).toBeDefined();
+    const tokenSecret = docs.find((d) => d.kind === "Secret" && d.metadata.name === `${NAME}-gateway-token`)!;
+    expect((tokenSecret.metadata as any).annotations["kubernetes.io/service-account.name"]).toBe(`${NAME}-gateway`);
+    const gatewayBindings = docs.filter((d) => d.kind.endsWith("Binding") && d.metadata.name === `${NAME}-gateway`);
+    expect(gatewayBindings.flatMap((b) => b.subjects.map((x: any) => x.name))).toEqual([`${NAME}-gateway`, `${NAME}-gateway`]);
   });
 
   test("managed: the workspace namespaces' rights are cluster-wide and confined by the ValidatingAdmissionPolicy to this identity", () => {
@@ -238,7 +247,14 @@ describe("each profile on the local control plane (dry-run, Pod Security restric
     const docs = render(ns, [...HAS_CRDS, ...profileValues("managed"), "--set", `name=helm-managed-${RUN}`]);
     expectAdmitted(ns, docs);
     const policy = only(docs, "ValidatingAdmissionPolicy");
-    expect(policy.spec.matchConditions[0].expression).toBe(`request.userInfo.username == 'system:serviceaccount:${ns}:helm-managed-${RUN}'`);
+    // By ServiceAccount name in any namespace: a namespace override cannot switch the policy off.
+    expect(policy.spec.matchConditions[0].expression).toBe(`request.userInfo.username.startsWith('system:serviceaccount:') && request.userInfo.username.endsWith(':helm-managed-${RUN}')`);
+    expect(policy.spec.matchConstraints.resourceRules.flatMap((r: any) => r.resources)).toEqual(
+      expect.arrayContaining(["namespaces", "secrets", "services", "sandboxes", "routes", "virtualservices", "apirules"]),
+    );
+    const binding = only(docs, "ValidatingAdmissionPolicyBinding");
+    expect(binding.spec.paramRef).toMatchObject({ name: `helm-managed-${RUN}-admission`, namespace: ns, parameterNotFoundAction: "Deny" });
+    expect(docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === `helm-managed-${RUN}-admission`)!.data.gatewayId).toBe("openshell");
   });
 
   test("operator: no write outside the namespaces the operator binds, and GPU checks off means no node reads", () => {

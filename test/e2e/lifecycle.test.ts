@@ -151,7 +151,8 @@ describe("sandbox lifecycle against a real control plane (least-privileged drive
       input: JSON.stringify({
         apiVersion: "v1",
         kind: "PersistentVolumeClaim",
-        metadata: { name: claim, namespace: NS },
+        // Shared mode: a claim is a workspace's only when labelled for it (sandbox/claim-ownership.ts).
+        metadata: { name: claim, namespace: NS, labels: { "openshell.ai/sandbox-workspace": "ws" } },
         spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
       }),
     });
@@ -173,7 +174,7 @@ describe("sandbox lifecycle against a real control plane (least-privileged drive
     const missing = await rejection(client().validateSandboxCreate({ sandbox: withClaim("no-such-claim") }));
     expect(missing.code).toBe(Code.FailedPrecondition);
     expect(missing.rawMessage).toStartWith("sandbox.spec.template.driver_config.volumes[0].persistent_volume_claim.claim_name");
-    expect(missing.rawMessage).toContain('"no-such-claim" does not exist');
+    expect(missing.rawMessage).toContain('workspace "ws" has no PersistentVolumeClaim "no-such-claim"');
 
     const runtime = await rejection(
       client().validateSandboxCreate({

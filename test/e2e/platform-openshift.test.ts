@@ -96,7 +96,9 @@ describe("on the OpenShift flavour", () => {
 
     const pod = podsOf(id)[0];
     expect(pod.metadata.annotations["openshift.io/required-scc"]).toBe("openshell-sandbox");
-    expect(pod.spec.securityContext.fsGroup).toBe(1000680000);
+    // Combined topology: no fsGroup, and the shipped SCC (fsGroup RunAsAny) injects none, so kubelet
+    // never regroups the client-TLS key to the workload's group.
+    expect(pod.spec.securityContext.fsGroup).toBeUndefined();
     expect(pod.spec.securityContext.seLinuxOptions).toEqual({ level: "s0:c26,c10" });
     const env = Object.fromEntries(pod.spec.containers.find((c: any) => c.name === "agent").env.map((e: any) => [e.name, e.value]));
     expect({ uid: env.OPENSHELL_SANDBOX_UID, gid: env.OPENSHELL_SANDBOX_GID }).toEqual({ uid: "1000680000", gid: "1000680000" });

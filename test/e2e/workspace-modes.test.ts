@@ -78,8 +78,11 @@ describe("managed workspace mode (driver as deploy/rbac-managed.yaml)", () => {
 
   beforeAll(async () => {
     namespaces.add(ns);
+    const kubeconfig = driverKubeconfig("managed");
+    // The admission policy's parameter names the one gateway whose namespaces the identity may write.
+    kubectl(["patch", "configmap", "openshell-driver-managed-admission", "-n", DRIVER_NS, "--type=merge", "-p", JSON.stringify({ data: { gatewayId: MANAGED_GW } })]);
     driver = await startDriver({
-      kubeconfig: driverKubeconfig("managed"),
+      kubeconfig,
       gatewayId: MANAGED_GW,
       args: [
         "--workspace-mode=managed",

@@ -123,7 +123,7 @@ test("a sandbox that mounts its own claim under /sandbox gets no workspace claim
     input: JSON.stringify({
       apiVersion: "v1",
       kind: "PersistentVolumeClaim",
-      metadata: { name: ownClaim, namespace: NS },
+      metadata: { name: ownClaim, namespace: NS, labels: { "openshell.ai/sandbox-workspace": "ws" } },
       spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
     }),
   });

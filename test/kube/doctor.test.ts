@@ -102,6 +102,7 @@ describe("doctor against the API server", () => {
       ["namespace", "PASS"],
       ["pod security", "PASS"],
       ["rbac", "PASS"],
+      ["admission fence", "PASS"],
       ["platform", "PASS"],
       ["platform preflight", "PASS"],
       ["image volume", "PASS"],

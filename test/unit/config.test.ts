@@ -120,6 +120,7 @@ describe("configuration", () => {
     expect(render.gpuSupport).toBe(false);
     expect(render.managedSshIngress).toEqual({
       enabled: true,
+      sandboxPolicy: false,
       gatewayNamespace: "openshell",
       gatewayPodSelector: { "app.kubernetes.io/name": "openshell", tier: "gateway" },
     });

@@ -190,7 +190,7 @@ describe("creates once the cache is synced", () => {
     return synced;
   }
 
-  test("a burst of new sandboxes costs one POST each: no id lookup, and the namespace is read once", async () => {
+  test("a burst of new sandboxes costs one POST and one look for a predecessor's workspace claim each: no id lookup, and the namespace is read once", async () => {
     const synced = await syncedDriver();
     try {
       const before = api.requests.length;
@@ -198,7 +198,8 @@ describe("creates once the cache is synced", () => {
       expect(api.posts()).toHaveLength(3);
       expect(idLookups()).toEqual([]);
       expect(namespaceReads()).toHaveLength(1);
-      expect(api.requests.slice(before).filter((r) => !r.includes("watch=1"))).toHaveLength(4);
+      expect(api.requests.slice(before).filter((r) => r.includes("/persistentvolumeclaims/workspace-"))).toHaveLength(3);
+      expect(api.requests.slice(before).filter((r) => !r.includes("watch=1"))).toHaveLength(7);
     } finally {
       await synced.stop();
     }

@@ -37,7 +37,7 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
     upstreamProxy: { url: "", noProxy: "", authSecretName: "", authSecretKey: "", allowInsecure: false, connectByHostname: false },
     workspaceStorageSize: "2Gi",
     workspaceStorageClass: "",
-    managedSshIngress: { enabled: false, gatewayNamespace: "", gatewayPodSelector: {} },
+    managedSshIngress: { enabled: false, sandboxPolicy: false, gatewayNamespace: "", gatewayPodSelector: {} },
     gpuSupport: true,
     gpuCapacityCheck: "strict",
     ...overrides,

@@ -90,14 +90,32 @@ describe("Kyma exposure side objects", () => {
     }
   });
 
-  test("a host label in the IDNA-reserved form xx--… falls back to the exposure name", () => {
-    expect(virtualServiceHost(created("demo", "ab"), "sb-ab--demo", "example.com")).toBe("sb-ab--demo.example.com");
+  test("a host label in the IDNA-reserved form xx--… falls back to a hashed label without '--'", () => {
+    const fallback = virtualServiceHost(created("demo", "ab"), "sb-ab--demo", "example.com");
+    expect(fallback).toMatch(/^sb-ab-demo-[0-9a-f]{16}\.example\.com$/);
     expect(virtualServiceHost(created("demo", "alice"), "sb-alice--demo", "example.com")).toBe("alice--demo.example.com");
   });
 
-  test("a host label longer than 63 characters falls back to the exposure name", () => {
+  test("workspace 'sb-ab' cannot take the host workspace 'ab' falls back to for the same sandbox name", () => {
+    const fallback = virtualServiceHost(created("demo", "ab"), "sb-ab--demo", "example.com");
+    const firstForm = virtualServiceHost(created("demo", "sb-ab"), "sb-sb-ab--demo", "example.com");
+    expect(firstForm).toBe("sb-ab--demo.example.com");
+    expect(fallback).not.toBe(firstForm);
+  });
+
+  test("a host label longer than 63 characters falls back to a hashed label of at most 63 characters", () => {
     const cr = created("n".repeat(30), "w".repeat(32), makeSettings({ workspaceMode: "managed" }));
-    expect(virtualServiceHost(cr, "sb-short", "example.com")).toBe("sb-short.example.com");
+    const label = virtualServiceHost(cr, "sb-short", "example.com").split(".")[0] ?? "";
+    expect(label.length).toBeLessThanOrEqual(63);
+    expect(label).not.toContain("--");
+  });
+
+  test("outside shared mode two workspaces' long sandbox names of one name get two hosts (the CR name alone is the same)", () => {
+    const name = "n".repeat(40);
+    const settings = makeSettings({ workspaceMode: "managed" });
+    const a = virtualServiceHost(created(name, "team-a".padEnd(30, "x"), settings), "sb-same", "example.com");
+    const b = virtualServiceHost(created(name, "team-b".padEnd(30, "x"), settings), "sb-same", "example.com");
+    expect(a).not.toBe(b);
   });
 
   test("--expose=none creates nothing beside the sandbox", () => {

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { KubeClient } from "../../src/kube";
 import { OpenShiftAdapter } from "../../src/platform/openshift/adapter";
+import { routeHost } from "../../src/platform/openshift/exposure";
 import type { PlatformSettings } from "../../src/platform/settings";
 import type { TargetNamespace } from "../../src/platform/types";
 import { renderSandbox, validateSandbox } from "../../src/sandbox";
@@ -58,10 +59,25 @@ describe("amend pins the SCC and the SELinux level, and adds the OAuth proxy (go
     expectGolden("openshift-amend-mcs", adapter().amend(cr, target).spec.podTemplate);
   });
 
-  test("with the OAuth proxy the combined pod gets a proxy container running as the sandbox UID, with its own SA token", () => {
+  test("with the OAuth proxy the combined pod gets a proxy container under a UID of its own from the namespace's range, with its own SA token", () => {
     const { cr, target } = rendered(makeSettings({ workspaceMode: "managed" }), { ...OPENSHIFT_RANGES, ...MCS });
     const amended = adapter({ expose: "route", openshiftOauthProxy: true }).amend(cr, target);
     expectGolden("openshift-amend-oauth-proxy-combined", amended.spec.podTemplate);
+  });
+
+  test("the OAuth proxy never runs as the sandbox UID or any other container's UID (ptrace_may_access: a same-UID process reads its token through /proc)", () => {
+    for (const topology of ["combined", "sidecar"] as const) {
+      const settings = makeSettings({ workspaceMode: "managed", supervisorTopology: topology, sidecarProxyUid: 1000680001 });
+      const { cr, target } = rendered(settings, { ...OPENSHIFT_RANGES, ...MCS });
+      const pod = adapter({ expose: "route", openshiftOauthProxy: true }).amend(cr, target).spec.podTemplate.spec;
+      const proxy = pod.containers.find((c) => c.name === "oauth-proxy")!;
+      const sandboxUid = Number(pod.containers[0]!.env!.find((e) => e.name === "OPENSHELL_SANDBOX_UID")!.value);
+      const others = [...(pod.initContainers ?? []), ...pod.containers].filter((c) => c !== proxy).map((c) => c.securityContext?.runAsUser);
+      expect(proxy.securityContext?.runAsUser).not.toBe(sandboxUid);
+      expect(others).not.toContain(proxy.securityContext?.runAsUser);
+      expect(proxy.securityContext?.runAsUser).toBeGreaterThanOrEqual(1000680000);
+      expect(proxy.securityContext?.runAsUser).toBeLessThan(1000680000 + 10000);
+    }
   });
 
   test("with the OAuth proxy the sidecar-topology pod keeps its supervisors and gets the proxy last", () => {
@@ -125,7 +141,13 @@ describe("side objects of --expose route (golden files)", () => {
   test("outside shared mode the host carries the namespace, so two workspaces' sandboxes of one name do not claim one host", () => {
     const { cr } = rendered(makeSettings({ workspaceMode: "managed" }), OPENSHIFT_RANGES);
     const route = adapter({ expose: "route", routeDomain: "apps.example.com" }).sideObjects(created(cr))[1];
-    expect((route?.body.spec as { host?: string }).host).toBe("sb-demo-openshell-gw-test-alice.apps.example.com");
+    expect((route?.body.spec as { host?: string }).host).toBe("sb-demo--openshell-gw-test-alice.apps.example.com");
+  });
+
+  test("outside shared mode name 'a-b' in namespace 'c' and name 'a' in namespace 'b-c' get two Route hosts", () => {
+    const host = (name: string, namespace: string) =>
+      routeHost({ apiVersion: "agents.x-k8s.io/v1beta1", kind: "Sandbox", metadata: { name, namespace }, spec: { podTemplate: { spec: { containers: [] } } } }, "apps.example.com", "operator");
+    expect(host("a-b", "c")).not.toBe(host("a", "b-c"));
   });
 
   test("with the OAuth proxy: a cookie Secret, a Service on the proxy port with a serving certificate, and a reencrypt Route", () => {

@@ -160,18 +160,11 @@ describe("the shipped openshell-sandbox SCC", () => {
     expect(fitsScc(pod, shipped, OPENSHIFT_NAMESPACE).map((m) => m.field)).toEqual(["spec.volumes[host-root].hostPath"]);
   });
 
-  test("a --sandbox-gid other than the namespace's supplemental-groups start makes fsGroup not fit", () => {
-    const outside = podFor(makeSandbox(), makeSettings({ sandboxGid: 5000 }));
-    expect(fitsScc(outside, shipped, OPENSHIFT_NAMESPACE)).toEqual([
-      {
-        field: "spec.securityContext.fsGroup",
-        message:
-          "fsGroup 5000 is not 1000680000, the first ID of the namespace's openshift.io/sa.scc.supplemental-groups, the one fsGroup it pre-allocates (MustRunAs)",
-      },
-    ]);
-    // OpenShift pre-allocates one fsGroup, not the range: a GID inside the range is refused too.
-    const inside = podFor(makeSandbox(), makeSettings({ sandboxGid: 1000680001 }));
-    expect(fitsScc(inside, shipped, OPENSHIFT_NAMESPACE).map((m) => m.field)).toEqual(["spec.securityContext.fsGroup"]);
+  test("the combined pod asks for no fsGroup and the SCC injects none (fsGroup RunAsAny), so kubelet never regroups the client-TLS key to the workload", () => {
+    const combined = podFor(makeSandbox(), makeSettings({ clientTlsSecretName: "openshell-client-tls" }));
+    expect(combined.securityContext?.fsGroup).toBeUndefined();
+    expect(shipped.fsGroup?.type).toBe("RunAsAny");
+    expect(fitsScc(combined, shipped, OPENSHIFT_NAMESPACE)).toEqual([]);
   });
 
   test("the ClusterRole grants only `use` of this SCC and the RoleBinding gives it to the sandbox ServiceAccount", () => {
@@ -205,7 +198,7 @@ describe("the shipped openshell-sandbox SCC", () => {
       allowHostPorts: false,
       runAsUser: { type: "RunAsAny" },
       seLinuxContext: { type: "MustRunAs" },
-      fsGroup: { type: "MustRunAs" },
+      fsGroup: { type: "RunAsAny" },
       supplementalGroups: { type: "RunAsAny" },
       seccompProfiles: ["runtime/default"],
     });

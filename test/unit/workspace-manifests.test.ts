@@ -50,6 +50,7 @@ describe("objects managed workspace mode writes (as upstream renders them)", () 
   test("the SSH NetworkPolicy admits only the gateway's pods, from the gateway namespace, on TCP 2222", () => {
     const policy = sshIngressPolicy("openshell-gw-team", {
       enabled: true,
+      sandboxPolicy: false,
       gatewayNamespace: "openshell",
       gatewayPodSelector: { "app.kubernetes.io/name": "openshell" },
     });

@@ -86,10 +86,25 @@ describe("managed workspace mode", () => {
   test("the SSH NetworkPolicy is applied only when managed SSH ingress is enabled", async () => {
     const { api, namespaces } = setup({
       workspaceMode: "managed",
-      managedSshIngress: { enabled: true, gatewayNamespace: "openshell", gatewayPodSelector: { app: "gateway" } },
+      managedSshIngress: { enabled: true, sandboxPolicy: false, gatewayNamespace: "openshell", gatewayPodSelector: { app: "gateway" } },
     });
     await namespaces.ensure("team");
     expect(api.objects.has("/apis/networking.k8s.io/v1/namespaces/openshell-gw-team/networkpolicies/openshell-sandbox-ssh")).toBe(true);
+  });
+
+  test("with --managed-sandbox-network-policy each workspace namespace isolates its sandbox pods as the chart does its own namespace's", async () => {
+    const { api, namespaces } = setup({
+      workspaceMode: "managed",
+      managedSshIngress: { enabled: false, sandboxPolicy: true, gatewayNamespace: "openshell", gatewayPodSelector: { app: "gateway" } },
+    });
+    await namespaces.ensure("team");
+    const policy = api.objects.get("/apis/networking.k8s.io/v1/namespaces/openshell-gw-team/networkpolicies/openshell-sandbox-isolation") as any;
+    expect(policy.spec.podSelector).toEqual({ matchLabels: { "openshell.ai/managed-by": "openshell" } });
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(policy.spec.ingress).toEqual([
+      { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openshell" } }, podSelector: { matchLabels: { app: "gateway" } } }] },
+    ]);
+    expect(policy.spec.egress[2].to[0].ipBlock.except).toContain("169.254.0.0/16");
   });
 
   test("a namespace of that name owned by someone else is refused with FAILED_PRECONDITION and left untouched", async () => {

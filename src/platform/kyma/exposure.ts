@@ -1,6 +1,8 @@
 // How a Kyma sandbox is reached from outside: a Service of its pod, a NetworkPolicy that lets only
 // the Istio ingress gateway in, and either an APIRule (Kyma's api-gateway) or a plain Istio
 // VirtualService on the Kyma gateway. Pure: every object is owner-referenced to the created CR.
+import { createHash } from "node:crypto";
+import { NAME_SEPARATOR } from "../../sandbox/name-joins";
 import { LABEL_SANDBOX_NAME, LABEL_SANDBOX_WORKSPACE } from "../../sandbox/labels";
 import type { SandboxResource } from "../../sandbox/types";
 import { isDns1123Label } from "../../sandbox/dns";
@@ -128,16 +130,29 @@ function virtualService(metadata: Metadata, exposure: KymaExposure, host: string
 /**
  * `{workspace}--{name}.{domain}`, the host the Rust Kyma driver gave sandboxes, when that is a
  * usable DNS name: one label of at most 63 characters, and not `xx--…`, which DNS reserves for
- * IDNA (`xn--`) and certificate issuers refuse. Otherwise the exposure name, which always is.
+ * IDNA (`xn--`) and certificate issuers refuse. Hosts are shared by every namespace behind the
+ * Kyma gateway, so the label must name one (workspace, name) pair in every workspace mode: neither
+ * part may contain `--` (sandbox/name-joins.ts), so a label with exactly one `--` splits back into
+ * one pair. Otherwise `sb-{workspace}-{name}` cut to fit and ending in a 16-hex-digit hash of the
+ * pair: it contains no `--`, so it never equals another sandbox's first-form host, and the hash
+ * keeps two fallbacks apart (the CR name alone would not: outside shared mode it lacks the workspace).
  */
 export function virtualServiceHost(created: SandboxResource, fallbackLabel: string, domain: string): string {
   const labels = created.metadata.labels ?? {};
   const workspace = labels[LABEL_SANDBOX_WORKSPACE];
   const name = labels[LABEL_SANDBOX_NAME];
-  if (workspace !== undefined && name !== undefined) {
-    const label = `${workspace}--${name}`;
-    const host = `${label}.${domain}`;
-    if (isDns1123Label(label) && label.slice(2, 4) !== "--" && host.length <= MAX_HOST) return host;
-  }
-  return `${fallbackLabel}.${domain}`;
+  if (workspace === undefined || name === undefined) return `${fallbackLabel}.${domain}`;
+  const label = `${workspace}${NAME_SEPARATOR}${name}`;
+  const host = `${label}.${domain}`;
+  if (isDns1123Label(label) && label.slice(2, 4) !== "--" && host.length <= MAX_HOST) return host;
+  return `${hashedHostLabel(workspace, name)}.${domain}`;
+}
+
+const HOST_HASH_LENGTH = 16;
+const MAX_LABEL = 63;
+
+function hashedHostLabel(workspace: string, name: string): string {
+  const hash = createHash("sha256").update(`${workspace}${NAME_SEPARATOR}${name}`).digest("hex").slice(0, HOST_HASH_LENGTH);
+  const stem = `sb-${workspace}-${name}`.replaceAll(/-{2,}/g, "-").slice(0, MAX_LABEL - HOST_HASH_LENGTH - 1).replace(/-+$/, "");
+  return `${stem}-${hash}`;
 }

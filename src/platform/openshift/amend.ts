@@ -5,6 +5,7 @@ import type { SandboxResource } from "../../sandbox/types";
 import type { PlatformSettings } from "../settings";
 import type { TargetNamespace } from "../types";
 import { OAUTH_PROXY_CONTAINER, oauthProxyContainer, oauthProxyVolumes } from "./oauth-proxy";
+import { ANNOTATION_SCC_UID_RANGE } from "../../sandbox/identity";
 import { ANNOTATION_SCC_MCS } from "./scc-namespace";
 
 /**
@@ -42,6 +43,7 @@ export function amendForOpenShift(resource: SandboxResource, target: TargetNames
     const proxy = oauthProxyContainer(amended, target.name, {
       image: settings.openshiftOauthProxyImage,
       upstreamPort: settings.exposePort,
+      ...(target.annotations[ANNOTATION_SCC_UID_RANGE] !== undefined ? { uidRange: target.annotations[ANNOTATION_SCC_UID_RANGE] } : {}),
     });
     pod.containers = [...pod.containers, proxy];
     pod.volumes = [...(pod.volumes ?? []), ...oauthProxyVolumes(amended.metadata.name ?? "")];

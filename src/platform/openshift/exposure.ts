@@ -3,6 +3,7 @@
 // it, the proxy terminates TLS in the pod with a service-ca certificate, so the router re-encrypts
 // (it trusts the service CA for reencrypt Routes without a destination CA of their own).
 
+import { NAME_SEPARATOR } from "../../sandbox/name-joins";
 import type { SandboxResource } from "../../sandbox/types";
 import type { WorkspaceMode } from "../../sandbox/settings";
 import type { PlatformSettings } from "../settings";
@@ -50,13 +51,15 @@ export function exposureService(created: SandboxResource, settings: ExposureSett
 /**
  * Router hosts are cluster-wide and the first Route to claim one keeps it. In shared mode the CR
  * name already carries the workspace; in the other modes two workspaces may each hold a sandbox of
- * the same name, so the namespace joins the host label, as the router's own `<route>-<namespace>`
- * default does (cut and hashed to a 63-character label like every exposure name).
+ * the same name, so the namespace joins the host label (cut and hashed to a 63-character label
+ * like every exposure name). The join is `--`, which neither a sandbox name nor a workspace may
+ * contain (sandbox/name-joins.ts), so the label splits back into one (name, namespace) pair: with
+ * a single dash, name `a-b` in namespace `c` and name `a` in namespace `b-c` shared one host.
  */
 export function routeHost(created: SandboxResource, routeDomain: string, workspaceMode: WorkspaceMode): string | undefined {
   if (routeDomain === "") return undefined;
   const crName = created.metadata.name ?? "";
-  const label = workspaceMode === "shared" ? exposureName(crName) : exposureName(`${crName}-${created.metadata.namespace ?? ""}`);
+  const label = workspaceMode === "shared" ? exposureName(crName) : exposureName(`${crName}${NAME_SEPARATOR}${created.metadata.namespace ?? ""}`);
   return `${label}.${routeDomain}`;
 }
 

@@ -57,21 +57,49 @@ export function podServiceAccount(pod: V1PodSpec): string {
 }
 
 /**
- * The proxy runs as the sandbox UID. The shipped SCC's runAsUser is RunAsAny, so admission would
- * not pick a UID for a container that names none, and the proxy image would run as whatever its
- * USER says (possibly root). The sandbox UID was resolved from the namespace's
- * `openshift.io/sa.scc.uid-range`, so it is non-root and also admitted under a MustRunAsRange SCC.
+ * The proxy runs under a UID of its own, never the sandbox's: its ServiceAccount token is a
+ * long-lived OAuth client secret, and in a pod that shares its PID namespace (the sidecar
+ * topology) a process may open another's `/proc/<pid>/root`, `environ` and `mem` when the kernel's
+ * ptrace access check passes (`ptrace_may_access`, PTRACE_MODE_READ_FSCREDS): same UID, or
+ * CAP_SYS_PTRACE, which the workload lacks. The UID is the first one after the sandbox UID that no
+ * other container of the pod runs as (the sidecar's proxy, the supervisors), so it is non-root and,
+ * taken from the namespace's `openshift.io/sa.scc.uid-range`, also admitted under a MustRunAsRange
+ * SCC. The shipped SCC's runAsUser is RunAsAny, so without one the proxy image's USER (possibly
+ * root) would apply.
  */
+export function oauthProxyUid(pod: V1PodSpec, uidRange: string | undefined): number {
+  const sandbox = sandboxUid(pod);
+  const taken = new Set<number>([sandbox]);
+  for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+    const uid = container.securityContext?.runAsUser;
+    if (uid !== undefined) taken.add(uid);
+  }
+  let uid = sandbox + 1;
+  while (taken.has(uid)) uid++;
+  const range = parseRange(uidRange);
+  if (range && (uid < range.start || uid >= range.start + range.size)) {
+    throw new Error(`no UID of the namespace's range ${uidRange} is left for the OAuth proxy beside the sandbox's ${sandbox}`);
+  }
+  return uid;
+}
+
+function parseRange(annotation: string | undefined): { start: number; size: number } | undefined {
+  const match = /^(\d+)\/(\d+)$/.exec(annotation?.trim() ?? "");
+  return match ? { start: Number(match[1]), size: Number(match[2]) } : undefined;
+}
+
 function sandboxUid(pod: V1PodSpec): number {
   for (const container of pod.containers) {
     const value = container.env?.find((e) => e.name === SANDBOX_UID_ENV)?.value;
     if (value !== undefined && /^\d+$/.test(value)) return Number(value);
   }
-  throw new Error(`the rendered pod carries no ${SANDBOX_UID_ENV}: the OAuth proxy cannot be given the sandbox user`);
+  throw new Error(`the rendered pod carries no ${SANDBOX_UID_ENV}: the OAuth proxy cannot be given a UID beside the sandbox user's`);
 }
 
 export interface OAuthProxyOptions {
   image: string;
+  /** The namespace's `openshift.io/sa.scc.uid-range`, if it has one. */
+  uidRange?: string;
   /** The sandbox port the proxy forwards to, on the pod's loopback. */
   upstreamPort: number;
 }
@@ -98,7 +126,7 @@ export function oauthProxyContainer(resource: SandboxResource, namespace: string
     ],
     ports: [{ name: "https", containerPort: OAUTH_PROXY_PORT, protocol: "TCP" }],
     securityContext: {
-      runAsUser: sandboxUid(pod),
+      runAsUser: oauthProxyUid(pod, opts.uidRange),
       runAsNonRoot: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },

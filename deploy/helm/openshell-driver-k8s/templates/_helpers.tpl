@@ -80,3 +80,12 @@ fsGroup: {{ . }}
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The Secrets the driver copies from its namespace (--image-pull-secrets, --client-tls-secret-name), as a JSON list; [] when none is set. */}}
+{{- define "osd.secretSourceNames" -}}
+{{- $names := list -}}
+{{- $pull := .Values.driver.flags.imagePullSecrets -}}
+{{- if kindIs "slice" $pull }}{{ $names = concat $names $pull }}{{ else if kindIs "string" $pull }}{{ range splitList "," $pull }}{{ if ne (trim .) "" }}{{ $names = append $names (trim .) }}{{ end }}{{ end }}{{ end -}}
+{{- with .Values.driver.flags.clientTlsSecretName }}{{ $names = append $names . }}{{ end -}}
+{{- $names | uniq | toJson -}}
+{{- end }}
