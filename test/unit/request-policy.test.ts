@@ -111,6 +111,17 @@ describe("label keys", () => {
     expectRejection(() => validateSandbox(withLabels({ "openshell.ai/component": "driver" }), settings), "PermissionDenied", 'sandbox.spec.template.labels["openshell.ai/component"]');
   });
 
+  test("a key --managed-ssh-gateway-pod-selector selects the gateway by is refused, even where the label flag opens it", () => {
+    const settings = widened(
+      { allowedLabelPrefixes: ["app.kubernetes.io/"] },
+      { managedSshIngress: { enabled: true, gatewayNamespace: "gw", gatewayPodSelector: { "app.kubernetes.io/name": "openshell-gateway", gw: "yes" } } },
+    );
+    for (const key of ["app.kubernetes.io/name", "gw"]) {
+      const err = expectRejection(() => validateSandbox(withLabels({ [key]: "x" }), settings), "PermissionDenied", `sandbox.spec.template.labels[${JSON.stringify(key)}]`);
+      expect(err.message).toContain("--managed-ssh-gateway-pod-selector");
+    }
+  });
+
   test("an operator flag that would open a driver-owned prefix is refused at start-up", () => {
     expect(() => resolveConfig({ "allowed-label-prefixes": "openshell.ai/" }, {}, false)).toThrow(ConfigError);
     expect(() => resolveConfig({ "allowed-annotation-prefixes": "openshell.io/sandbox-id" }, {}, false)).toThrow(ConfigError);

@@ -19,14 +19,19 @@ export { allowListAdmits, driverOwnedReader } from "./metadata-keys";
 export { isGpuResource, type GpuDemand } from "./gpu-resources";
 export { ANY_TOLERATION } from "./scheduling";
 
-type PolicySettings = Pick<RenderSettings, "requestPolicy" | "runtimeClassName" | "enableUserNamespaces" | "gpuSupport">;
+type PolicySettings = Pick<
+  RenderSettings,
+  "requestPolicy" | "runtimeClassName" | "enableUserNamespaces" | "gpuSupport" | "managedSshIngress"
+>;
 
 /** Throws the first refusal; returns the sandbox's GPU demand (undefined = none) for the capacity check. */
 export function enforceRequestPolicy(v: Omit<ValidatedSandbox, "gpu">, settings: PolicySettings): GpuDemand | undefined {
   checkTextValues(v.sandbox, v.platformConfig);
   const policy = settings.requestPolicy;
   checkMetadataKeys(v.platformConfig.annotations, `${PLATFORM_CONFIG_PATH}.annotations`, "annotation", policy.allowedAnnotationPrefixes);
-  checkMetadataKeys(v.sandbox.spec?.template?.labels ?? {}, "sandbox.spec.template.labels", "label", policy.allowedLabelPrefixes);
+  const labels = v.sandbox.spec?.template?.labels ?? {};
+  checkMetadataKeys(labels, "sandbox.spec.template.labels", "label", policy.allowedLabelPrefixes);
+  checkGatewaySelectorKeys(labels, settings.managedSshIngress.gatewayPodSelector);
   checkScheduling(v, settings);
   return gpuDemandOf(v, buildAgentResources({ ...v, gpu: undefined })?.limits ?? {}, settings);
 }
@@ -47,4 +52,18 @@ function checkMetadataKeys(map: Record<string, string>, path: string, kind: Meta
       ...(refusal.allowEntry ? { allowWith: { flag: ALLOW_FLAG[kind], entry: refusal.allowEntry } } : {}),
     });
   }
+}
+
+/**
+ * The managed-mode NetworkPolicy admits pods by --managed-ssh-gateway-pod-selector as "the gateway":
+ * a sandbox wearing one of those keys would be selected by it wherever that selector is applied.
+ */
+function checkGatewaySelectorKeys(labels: Record<string, string>, gatewaySelector: Record<string, string>): void {
+  const key = Object.keys(labels).find((k) => k in gatewaySelector);
+  if (key === undefined) return;
+  throw policyRefusal({
+    field: keyPath("sandbox.spec.template.labels", key),
+    what: `label key '${key}'`,
+    why: "--managed-ssh-gateway-pod-selector selects the gateway's pods by it",
+  });
 }
