@@ -5,7 +5,7 @@
 // accepted. TENANT_FUZZ_SEED replays a run; the seed is printed either way.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ConnectError } from "@connectrpc/connect";
-import { Tally, codeName, removeGatewaySandboxes, report } from "../chaos/chaos-kit";
+import { OUTAGE_CODES, Tally, codeName, removeGatewaySandboxes, report } from "../chaos/chaos-kit";
 import { connectClient } from "../support/clients";
 import { driverKubeconfig, kubectlJson } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
@@ -14,7 +14,7 @@ import { PolicyFuzzGenerator } from "./policy-fuzz-cases";
 const NS = "openshell-system";
 const GATEWAY_ID = `tp-fuzz-${Date.now().toString(36)}`;
 const SEED = Number(process.env.TENANT_FUZZ_SEED ?? 15_2026);
-const REQUESTS = 2_400;
+const REQUESTS = 2_100;
 const CONCURRENCY = 8;
 
 let driver: DriverProcess;
@@ -52,6 +52,8 @@ test(`${REQUESTS} generated tenant requests: no INTERNAL or UNKNOWN, Validate an
   const disagreements: string[] = [];
   const accepted = new Set<string>();
   const refused = new Set<string>();
+  /** Requests the shared API server did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED): no verdict. */
+  const outages = new Set<string>();
   const cases = Array.from({ length: REQUESTS }, () => generator.next());
 
   let i = 0;
@@ -65,13 +67,18 @@ test(`${REQUESTS} generated tenant requests: no INTERNAL or UNKNOWN, Validate an
         if (!byKind.has(kind)) byKind.set(kind, new Tally());
         byKind.get(kind)!.add(created.code);
         for (const a of [validated, created]) if (a.code === "INTERNAL" || a.code === "UNKNOWN") broken.push(`${sandbox.id} ${kind}: ${a.code} ${a.message}`);
+        if (OUTAGE_CODES.has(validated.code) || OUTAGE_CODES.has(created.code)) {
+          outages.add(sandbox.id);
+          continue;
+        }
         if (validated.code !== created.code || validated.message !== created.message) {
           disagreements.push(`${sandbox.id} ${kind}: validate ${validated.code} "${validated.message}" / create ${created.code} "${created.message}"`);
         }
         if (created.code === "OK") {
           accepted.add(sandbox.id);
-          // Accepted ones are removed at once, so the shared cluster holds few at a time.
-          await client.deleteSandbox({ sandboxId: sandbox.id });
+          // Accepted ones are removed at once, so the shared cluster holds few at a time (afterAll
+          // removes any whose delete the API server did not answer).
+          await client.deleteSandbox({ sandboxId: sandbox.id }).catch(() => undefined);
         } else {
           refused.add(sandbox.id);
         }
@@ -90,6 +97,7 @@ test(`${REQUESTS} generated tenant requests: no INTERNAL or UNKNOWN, Validate an
     rpcs: cases.length * 2,
     accepted: accepted.size,
     refused: refused.size,
+    outages: outages.size,
     codes: String(codes),
     broken: broken.length,
     disagreements: disagreements.length,
@@ -99,6 +107,8 @@ test(`${REQUESTS} generated tenant requests: no INTERNAL or UNKNOWN, Validate an
   if (disagreements.length) console.log("[tenant]   disagreements:", disagreements.slice(0, 10));
   expect(cases.length).toBeGreaterThanOrEqual(2_000);
   expect(broken).toEqual([]);
+  // An API server too slow to answer a few is tolerated; one that answers none proves nothing.
+  expect(outages.size).toBeLessThan(cases.length / 20);
   expect(disagreements).toEqual([]);
   expect(crForRefused).toEqual([]);
   // Both kinds of answer were exercised, so the agreement above means something.
