@@ -88,7 +88,7 @@ export class PolicyFuzzGenerator {
     let workspace = "tpf";
     const command: string[] = [];
     const kinds: string[] = [];
-    const mutations = 1 + this.#int(3);
+    const mutations = 2 + this.#int(2);
     for (let m = 0; m < mutations; m++) {
       const kind = this.#pick(["annotation", "label", "name", "quantity", "env", "placement", "gpu", "command"] as const);
       kinds.push(kind);

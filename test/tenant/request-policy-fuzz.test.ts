@@ -15,7 +15,7 @@ const NS = "openshell-system";
 const GATEWAY_ID = `tp-fuzz-${Date.now().toString(36)}`;
 const SEED = Number(process.env.TENANT_FUZZ_SEED ?? 15_2026);
 const REQUESTS = 2_100;
-const CONCURRENCY = 8;
+const CONCURRENCY = 4;
 
 let driver: DriverProcess;
 
