@@ -43,6 +43,10 @@ test-tenant: build cluster-up
 test-e2e: build cluster-up
     bun test --timeout 180000 test/e2e
 
+# Tenant guardrails: each multi-tenancy hole tried through the socket, and the request-policy fuzz.
+test-tenant: build cluster-up
+    bun test --timeout 180000 test/tenant
+
 # Chaos and fuzz: churn across API-server restarts, a frozen API server, etcd compaction, 10,000 generated requests. Restarts the shared API server.
 test-chaos: build cluster-up
     bun test --timeout 180000 test/chaos

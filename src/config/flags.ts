@@ -3,17 +3,20 @@
 // where upstream's driver has the same setting, from upstream's variable name, so the gateway's
 // reference deployment (one env shared by gateway and driver) configures this driver too.
 import type { PlatformSettings } from "../platform/settings";
-import type { ManagedSshIngress, RenderSettings, UpstreamProxy } from "../sandbox/settings";
+import type { ManagedSshIngress, RenderSettings, RequestPolicy, UpstreamProxy } from "../sandbox/settings";
 import {
   absolutePath,
   bool,
   ConfigError,
   dnsLabel,
   dnsSubdomain,
+  dnsSubdomainList,
   endpoint,
   image,
   integer,
+  labelKeyList,
   labelMap,
+  metadataKeyAllowList,
   namespacedName,
   oneOf,
   optionalAbsolutePath,
@@ -60,9 +63,10 @@ export interface Config {
 /** A Config under construction: every value starts unset and is filled flag by flag. */
 export interface ConfigDraft {
   server: Partial<ServerConfig>;
-  render: Partial<Omit<DriverWideSettings, "upstreamProxy" | "managedSshIngress">> & {
+  render: Partial<Omit<DriverWideSettings, "upstreamProxy" | "managedSshIngress" | "requestPolicy">> & {
     upstreamProxy: Partial<UpstreamProxy>;
     managedSshIngress: Partial<ManagedSshIngress>;
+    requestPolicy: Partial<RequestPolicy>;
   };
   platform: Partial<PlatformSettings>;
 }
@@ -87,7 +91,7 @@ function server<K extends keyof ServerConfig>(key: K, parse: Parser<ServerConfig
   };
 }
 
-function render<K extends Exclude<keyof DriverWideSettings, "upstreamProxy" | "managedSshIngress">>(
+function render<K extends Exclude<keyof DriverWideSettings, "upstreamProxy" | "managedSshIngress" | "requestPolicy">>(
   key: K,
   parse: Parser<DriverWideSettings[K]>,
 ): FlagSpec["apply"] {
@@ -105,6 +109,12 @@ function proxy<K extends keyof UpstreamProxy>(key: K, parse: Parser<UpstreamProx
 function sshIngress<K extends keyof ManagedSshIngress>(key: K, parse: Parser<ManagedSshIngress[K]>): FlagSpec["apply"] {
   return (draft, raw, flag) => {
     draft.render.managedSshIngress[key] = parse(raw, flag);
+  };
+}
+
+function requestPolicy<K extends keyof RequestPolicy>(key: K, parse: Parser<RequestPolicy[K]>): FlagSpec["apply"] {
+  return (draft, raw, flag) => {
+    draft.render.requestPolicy[key] = parse(raw, flag);
   };
 }
 
@@ -186,6 +196,12 @@ export const FLAGS = {
   "cluster-domain": { description: "Kyma: public domain of exposed sandboxes (empty = kube-system/shoot-info data.domain, else local.kyma.dev)", fallback: "", apply: platform("clusterDomain", optionalDnsSubdomain) },
   "kyma-gateway": { description: "Kyma: Istio Gateway exposures attach to, namespace/name", fallback: "kyma-system/kyma-gateway", apply: platform("kymaGateway", namespacedName) },
   "sandbox-api-version": { description: "Sandbox API version (auto|v1beta1|v1alpha1)", fallback: "auto", apply: server("sandboxApiVersion", oneOf("auto", "v1beta1", "v1alpha1")) },
+  "allowed-annotation-prefixes": { description: "Pod annotation keys a request may set although a mesh, injector, CNI, runtime or Kubernetes acts on them (sidecar.istio.io/, *.kubernetes.io/…): comma-separated exact keys or prefixes ending in '/'; openshell.ai/, openshell.io/ and agents.x-k8s.io/ never", fallback: "", apply: requestPolicy("allowedAnnotationPrefixes", metadataKeyAllowList) },
+  "allowed-label-prefixes": { description: "Pod label keys a request may set although something acts on or selects by them (app.kubernetes.io/, sidecar.istio.io/…): comma-separated exact keys or prefixes ending in '/'; openshell.ai/, openshell.io/ and agents.x-k8s.io/ never", fallback: "", apply: requestPolicy("allowedLabelPrefixes", metadataKeyAllowList) },
+  "allowed-runtime-classes": { description: "Runtime classes a request may name besides --runtime-class-name, comma-separated (empty = only that one)", fallback: "", apply: requestPolicy("allowedRuntimeClasses", dnsSubdomainList) },
+  "allowed-priority-classes": { description: "Priority classes a request may name, comma-separated (empty = none)", fallback: "", apply: requestPolicy("allowedPriorityClasses", dnsSubdomainList) },
+  "allowed-toleration-keys": { description: "Taint keys a request may tolerate beyond the default (which refuses control-plane and other kubernetes.io taints, NoExecute and keyless tolerations), comma-separated; * admits every toleration", fallback: "", apply: requestPolicy("allowedTolerationKeys", labelKeyList(true)) },
+  "allowed-node-selector-keys": { description: "Node label keys a request may select on although they pin a node or role (kubernetes.io/hostname, node-role.kubernetes.io/…), comma-separated", fallback: "", apply: requestPolicy("allowedNodeSelectorKeys", labelKeyList(false)) },
   "gpu-support": { description: "Accept GPU sandboxes (true|false)", fallback: "true", boolean: true, apply: render("gpuSupport", bool) },
   "gpu-capacity-check": { description: "GPU sandboxes that fit on no Ready node they may use: strict (refused, RESOURCE_EXHAUSTED) | advisory (a warning, accepted) | off (no node or pod reads)", fallback: "strict", apply: render("gpuCapacityCheck", oneOf("strict", "advisory", "off")) },
   "health-port": { description: "TCP port for /healthz, /readyz and /metrics (0 = off)", fallback: "9090", apply: server("healthPort", port) },

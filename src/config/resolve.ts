@@ -15,7 +15,7 @@ export function resolveConfig(
   env: Readonly<Record<string, string | undefined>>,
   stdoutIsTty: boolean,
 ): Config {
-  const draft: ConfigDraft = { server: {}, render: { upstreamProxy: {}, managedSshIngress: {} }, platform: {} };
+  const draft: ConfigDraft = { server: {}, render: { upstreamProxy: {}, managedSshIngress: {}, requestPolicy: {} }, platform: {} };
   for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
     const raw = flags[flag] ?? env[envVarFor(flag)] ?? spec.aliases?.map((name) => env[name]).find((v) => v !== undefined) ?? spec.fallback;
     if (raw !== undefined) spec.apply(draft, raw, flag);

@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { checkDns1123Subdomain, checkLabelValue, checkQualifiedName, isDns1123Label } from "../sandbox/dns";
 import { isImageReference } from "../sandbox/image-ref";
+import { ANY_TOLERATION, driverOwnedReader } from "../sandbox/policy";
 import { isQuantity } from "../sandbox/quantity";
 import type { SecurityProfile } from "../sandbox/settings";
 
@@ -177,3 +178,45 @@ export const labelMap: Parser<Record<string, string>> = (raw, flag) => {
   }
   return map;
 };
+
+function commaList(raw: string): string[] {
+  return [...new Set(raw.split(",").map((e) => e.trim()).filter((e) => e !== ""))];
+}
+
+/**
+ * Annotation or label keys a request may set: exact keys, or prefixes ending in `/` that open
+ * every key under them. Keys the driver owns are refused here, so no setting pretends to open them.
+ */
+export const metadataKeyAllowList: Parser<string[]> = (raw, flag) => {
+  const entries = commaList(raw);
+  for (const entry of entries) {
+    const asKey = entry.endsWith("/") ? `${entry}x` : entry;
+    const problem = checkQualifiedName(asKey);
+    if (problem || (entry.endsWith("/") && entry.indexOf("/") !== entry.length - 1)) {
+      throw new ConfigError(flag, `"${entry}" is neither a key nor a key prefix ending in '/': ${problem ?? "one '/' at most"}`);
+    }
+    const owned = driverOwnedReader(asKey);
+    if (owned) throw new ConfigError(flag, `"${entry}" cannot be opened to requests: ${owned}`);
+  }
+  return entries;
+};
+
+/** Comma-separated object names (runtime classes, priority classes). */
+export const dnsSubdomainList: Parser<string[]> = (raw, flag) => {
+  const names = commaList(raw);
+  for (const name of names) dnsSubdomain(name, flag);
+  return names;
+};
+
+/** Comma-separated label keys; with `allowAny`, `*` too. */
+export function labelKeyList(allowAny: boolean): Parser<string[]> {
+  return (raw, flag) => {
+    const keys = commaList(raw);
+    for (const key of keys) {
+      if (allowAny && key === ANY_TOLERATION) continue;
+      const problem = checkQualifiedName(key);
+      if (problem) throw new ConfigError(flag, `"${key}" is not a label key: ${problem}`);
+    }
+    return keys;
+  };
+}

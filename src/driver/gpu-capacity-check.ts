@@ -4,7 +4,7 @@
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube";
 import { logger } from "../log";
-import { checkGpuCapacity, gpuCandidateNodes, nodePlacementOf } from "../sandbox/gpu-capacity";
+import { checkGpuCapacity, gpuCandidateNodes, gpuKindOf, nodePlacementOf } from "../sandbox/gpu-capacity";
 import type { RenderSettings } from "../sandbox/settings";
 import type { ValidatedSandbox } from "../sandbox/validate";
 
@@ -18,23 +18,26 @@ export async function ensureGpuCapacity(
   validated: ValidatedSandbox,
   settings: Pick<RenderSettings, "gpuCapacityCheck">,
 ): Promise<void> {
-  const count = validated.gpuCount;
-  if (count === 0 || settings.gpuCapacityCheck === "off") return;
+  const demand = validated.gpu;
+  if (demand === undefined || settings.gpuCapacityCheck === "off") return;
+  const { count } = demand;
+  const kind = gpuKindOf(demand);
   try {
     const placement = nodePlacementOf(validated);
     const nodes = await client.listAll<V1Node>({ path: "/api/v1/nodes", resource: "nodes" });
-    const candidates = gpuCandidateNodes(count, nodes, placement);
+    const candidates = gpuCandidateNodes(count, nodes, placement, kind);
     const pods: V1Pod[] = [];
     for (let i = 0; i < candidates.length; i += PARALLEL_NODE_READS) {
       const batch = candidates.slice(i, i + PARALLEL_NODE_READS);
       for (const onNode of await Promise.all(batch.map((node) => unfinishedPodsOn(client, node)))) pods.push(...onNode);
     }
-    checkGpuCapacity(count, nodes, pods, placement);
+    checkGpuCapacity(count, nodes, pods, placement, kind);
   } catch (err) {
     if (settings.gpuCapacityCheck !== "advisory") throw err;
     log.warn("GPU capacity check failed; accepting the sandbox anyway (--gpu-capacity-check=advisory)", {
       sandboxId: validated.sandbox.id,
       gpus: count,
+      resource: demand.resource,
       reason: (err as Error)?.message ?? String(err),
     });
   }

@@ -2,7 +2,9 @@
 // as the gateway sent it (rooted at `sandbox.`), and the message always starts with it so a user
 // can see which input to fix. Messages name keys, never values (env values and tokens are secrets).
 
-export type SandboxRequestErrorCode = "InvalidArgument" | "FailedPrecondition" | "ResourceExhausted";
+// A well-formed value the driver's request policy does not let a tenant set is PermissionDenied
+// (src/sandbox/policy); a value that is malformed or could never run is InvalidArgument.
+export type SandboxRequestErrorCode = "InvalidArgument" | "PermissionDenied" | "FailedPrecondition" | "ResourceExhausted";
 
 export class SandboxRequestError extends Error {
   override readonly name = "SandboxRequestError";
@@ -18,6 +20,10 @@ export class SandboxRequestError extends Error {
 
 export function invalidArgument(field: string, message: string): SandboxRequestError {
   return new SandboxRequestError("InvalidArgument", field, message);
+}
+
+export function permissionDenied(field: string, message: string): SandboxRequestError {
+  return new SandboxRequestError("PermissionDenied", field, message);
 }
 
 export function failedPrecondition(field: string, message: string): SandboxRequestError {

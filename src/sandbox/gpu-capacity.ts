@@ -11,7 +11,24 @@ import { GPU_RESOURCE } from "./resource-map";
 import type { ValidatedSandbox } from "./validate";
 
 const GPU_FIELD = "sandbox.spec.resource_requirements.gpu";
-const COUNT_FIELD = `${GPU_FIELD}.count`;
+
+/** Which accelerator resource to count on nodes and pods, and the request fields to name. */
+export interface GpuKind {
+  resource: string;
+  /** Named when no node could ever take the sandbox. */
+  field: string;
+  /** Named when nodes exist but too few GPUs are free. */
+  countField: string;
+}
+
+/** spec.resource_requirements.gpu: upstream's one GPU kind. */
+export const NVIDIA_GPU: GpuKind = { resource: GPU_RESOURCE, field: GPU_FIELD, countField: `${GPU_FIELD}.count` };
+
+/** The kind to check for a demand found in the pod's limits (a MIG slice, an AMD or Intel GPU…). */
+export function gpuKindOf(demand: { resource: string; field: string }): GpuKind {
+  if (demand.field === GPU_FIELD) return NVIDIA_GPU;
+  return { resource: demand.resource, field: demand.field, countField: demand.field };
+}
 /** The taint the scheduler treats a cordoned node (spec.unschedulable) as having. */
 const UNSCHEDULABLE_TAINT: V1Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
 /** Taints Kubernetes puts on a node for a passing state (not ready, cordoned, under pressure, starting). */
@@ -31,8 +48,8 @@ export function nodePlacementOf(v: Pick<ValidatedSandbox, "platformConfig" | "dr
   };
 }
 
-function allocatableGpus(node: V1Node): number {
-  return quantityToNumber(node.status?.allocatable?.[GPU_RESOURCE] ?? "0") ?? 0;
+function allocatableGpus(node: V1Node, kind: GpuKind): number {
+  return quantityToNumber(node.status?.allocatable?.[kind.resource] ?? "0") ?? 0;
 }
 
 /**
@@ -59,10 +76,10 @@ function availableNow(node: V1Node, placement: NodePlacement): boolean {
  * allocatable. Throws FailedPrecondition when no node with GPUs would ever take it (waiting will
  * not help), ResourceExhausted when such nodes exist but none is big enough or available now.
  */
-export function gpuCandidateNodes(count: number, nodes: V1Node[], placement: NodePlacement): V1Node[] {
-  const available = availableGpuNodes(nodes, placement);
-  const candidates = available.filter((node) => allocatableGpus(node) >= count);
-  if (candidates.length === 0) throw gpusExhausted(count, Math.max(0, ...available.map(allocatableGpus)));
+export function gpuCandidateNodes(count: number, nodes: V1Node[], placement: NodePlacement, kind: GpuKind = NVIDIA_GPU): V1Node[] {
+  const available = availableGpuNodes(nodes, placement, kind);
+  const candidates = available.filter((node) => allocatableGpus(node, kind) >= count);
+  if (candidates.length === 0) throw gpusExhausted(count, Math.max(0, ...available.map((node) => allocatableGpus(node, kind))), kind);
   return candidates;
 }
 
@@ -70,22 +87,24 @@ export function gpuCandidateNodes(count: number, nodes: V1Node[], placement: Nod
  * The verdict, given every node and (at least) the pods on gpuCandidateNodes' nodes: returns when
  * one of them has `count` GPUs free, else throws FailedPrecondition or ResourceExhausted.
  */
-export function checkGpuCapacity(count: number, nodes: V1Node[], pods: V1Pod[], placement: NodePlacement): void {
-  const candidates = gpuCandidateNodes(count, nodes, placement);
-  if (candidates.some((node) => freeGpus(node, pods) >= count)) return;
+export function checkGpuCapacity(count: number, nodes: V1Node[], pods: V1Pod[], placement: NodePlacement, kind: GpuKind = NVIDIA_GPU): void {
+  const candidates = gpuCandidateNodes(count, nodes, placement, kind);
+  if (candidates.some((node) => freeGpus(node, pods, kind) >= count)) return;
   // Nodes too small to be candidates had their pods left unread: their allocatable bounds what is free.
-  const best = availableGpuNodes(nodes, placement).map((node) => (candidates.includes(node) ? freeGpus(node, pods) : allocatableGpus(node)));
-  throw gpusExhausted(count, Math.max(0, ...best));
+  const best = availableGpuNodes(nodes, placement, kind).map((node) =>
+    candidates.includes(node) ? freeGpus(node, pods, kind) : allocatableGpus(node, kind),
+  );
+  throw gpusExhausted(count, Math.max(0, ...best), kind);
 }
 
 /** Nodes with GPUs the pod could be scheduled on now; throws FailedPrecondition if none ever could. */
-function availableGpuNodes(nodes: V1Node[], placement: NodePlacement): V1Node[] {
-  const gpuNodes = nodes.filter((node) => allocatableGpus(node) > 0);
+function availableGpuNodes(nodes: V1Node[], placement: NodePlacement, kind: GpuKind): V1Node[] {
+  const gpuNodes = nodes.filter((node) => allocatableGpus(node, kind) > 0);
   if (gpuNodes.length === 0) {
     throw new SandboxRequestError(
       "FailedPrecondition",
-      GPU_FIELD,
-      "GPU sandbox requested, but the cluster has no allocatable GPUs (no node reports nvidia.com/gpu). Install the NVIDIA device plugin or GPU operator, and use `openshell doctor` to inspect GPU support.",
+      kind.field,
+      `GPU sandbox requested, but the cluster has no allocatable GPUs (no node reports ${kind.resource}). Install the device plugin or GPU operator, and use \`openshell doctor\` to inspect GPU support.`,
     );
   }
   const refusals = gpuNodes.map((node) => ({ node, refusal: placementRefusal(node, placement) }));
@@ -96,7 +115,7 @@ function availableGpuNodes(nodes: V1Node[], placement: NodePlacement): V1Node[] 
     const more = refusals.length > 3 ? `; and ${refusals.length - 3} more nodes` : "";
     throw new SandboxRequestError(
       "FailedPrecondition",
-      GPU_FIELD,
+      kind.field,
       `no node with GPUs can take this sandbox given its node selector and tolerations (${placementSources()}): ${reasons.join("; ")}${more}`,
     );
   }
@@ -104,19 +123,19 @@ function availableGpuNodes(nodes: V1Node[], placement: NodePlacement): V1Node[] 
 }
 
 /** GPUs left on a node: allocatable minus what its pods that have not finished hold. */
-function freeGpus(node: V1Node, pods: V1Pod[]): number {
+function freeGpus(node: V1Node, pods: V1Pod[], kind: GpuKind): number {
   const name = node.metadata?.name;
   const held = pods
     .filter((pod) => pod.spec?.nodeName === name && !TERMINAL_PHASES.includes(pod.status?.phase ?? ""))
-    .reduce((sum, pod) => sum + podGpus(pod), 0);
-  return allocatableGpus(node) - held;
+    .reduce((sum, pod) => sum + podGpus(pod, kind), 0);
+  return allocatableGpus(node, kind) - held;
 }
 
 /** The refusal when no candidate node has `count` GPUs free; `best` is the most free on any. */
-function gpusExhausted(count: number, best: number): SandboxRequestError {
+function gpusExhausted(count: number, best: number, kind: GpuKind): SandboxRequestError {
   return new SandboxRequestError(
     "ResourceExhausted",
-    COUNT_FIELD,
+    kind.countField,
     `${count} ${count === 1 ? "GPU" : "GPUs"} requested, but at most ${best} ${best === 1 ? "is" : "are"} free on any Ready node this sandbox can be scheduled on`,
   );
 }
@@ -124,14 +143,14 @@ function gpusExhausted(count: number, best: number): SandboxRequestError {
 const TERMINAL_PHASES = ["Succeeded", "Failed"];
 
 /** GPUs a pod holds: the sum over its containers; an init container holds its GPUs only while it runs, so the max counts. */
-function podGpus(pod: V1Pod): number {
-  const main = (pod.spec?.containers ?? []).reduce((sum, c) => sum + containerGpus(c), 0);
-  const init = Math.max(0, ...(pod.spec?.initContainers ?? []).map(containerGpus));
+function podGpus(pod: V1Pod, kind: GpuKind): number {
+  const main = (pod.spec?.containers ?? []).reduce((sum, c) => sum + containerGpus(c, kind), 0);
+  const init = Math.max(0, ...(pod.spec?.initContainers ?? []).map((c) => containerGpus(c, kind)));
   return Math.max(main, init);
 }
 
-function containerGpus(container: V1Container): number {
-  const quantity = container.resources?.limits?.[GPU_RESOURCE] ?? container.resources?.requests?.[GPU_RESOURCE];
+function containerGpus(container: V1Container, kind: GpuKind): number {
+  const quantity = container.resources?.limits?.[kind.resource] ?? container.resources?.requests?.[kind.resource];
   return quantity === undefined ? 0 : (quantityToNumber(quantity) ?? 0);
 }
 

@@ -38,12 +38,22 @@ export function quantityToNumber(value: string): number | undefined {
   return base * (SUFFIX_FACTOR[suffix] ?? 1);
 }
 
-/** A quantity usable as a container resource: valid syntax and not negative. */
+/**
+ * The largest quantity a container resource can hold: the kubelet, the scheduler and quota all
+ * read quantities as int64 milli-units (`Quantity.MilliValue`), so anything larger overflows
+ * there — the pod is accepted and never runs — and `1e400` is not even a finite number.
+ */
+export const MAX_RESOURCE_QUANTITY = (2 ** 63 - 1) / 1000;
+
+/** A quantity usable as a container resource: valid syntax, finite, not negative, within int64 milli-units. */
 export function checkResourceQuantity(value: string): string | undefined {
   const n = quantityToNumber(value);
   if (n === undefined) {
     return `'${value}' is not a Kubernetes quantity (e.g. "500m", "2", "4Gi")`;
   }
   if (n < 0) return `'${value}' must not be negative`;
+  if (!Number.isFinite(n) || n > MAX_RESOURCE_QUANTITY) {
+    return `'${value}' is larger than a Kubernetes resource quantity can be (at most 2^63-1 milli-units, about 9.2e15)`;
+  }
   return undefined;
 }

@@ -52,6 +52,29 @@ export interface ManagedSshIngress {
   gatewayPodSelector: Record<string, string>;
 }
 
+/**
+ * What a sandbox request may set beyond the safe defaults of src/sandbox/policy. Each list only
+ * widens: an empty list leaves the default. Entries are exact keys/names; a key entry ending in
+ * `/` opens every key under that prefix.
+ */
+export interface RequestPolicy {
+  /** Pod annotation keys a request may set although a mesh, injector, CNI or runtime reads them. */
+  allowedAnnotationPrefixes: string[];
+  /** Pod label keys a request may set although something else selects or acts on them. */
+  allowedLabelPrefixes: string[];
+  /** Runtime classes a request may name besides --runtime-class-name. */
+  allowedRuntimeClasses: string[];
+  /** Priority classes a request may name (none by default). */
+  allowedPriorityClasses: string[];
+  /**
+   * Taint keys a request may tolerate although the default refuses them (control-plane, node-state
+   * and other kubernetes.io taints, NoExecute); `*` also admits a toleration without a key.
+   */
+  allowedTolerationKeys: string[];
+  /** Node label keys a request may select on although they pin a node or role (kubernetes.io/hostname, node-role.kubernetes.io/*). */
+  allowedNodeSelectorKeys: string[];
+}
+
 export interface RenderSettings {
   /** Namespace every Sandbox CR is created in (shared mode); the source of copied Secrets otherwise. */
   namespace: string;
@@ -111,6 +134,8 @@ export interface RenderSettings {
   managedSshIngress: ManagedSshIngress;
   /** Whether GPU requests are accepted at all. */
   gpuSupport: boolean;
+  /** What a request may set beyond the safe defaults (src/sandbox/policy). */
+  requestPolicy: RequestPolicy;
   /** What a GPU sandbox that does not fit on any node it may use gets: refused, a warning, or no check. */
   gpuCapacityCheck: GpuCapacityCheck;
 }

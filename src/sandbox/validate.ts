@@ -1,6 +1,7 @@
 // Everything the driver checks before it writes a Sandbox CR. validateSandbox is the single gate
 // for both ValidateSandboxCreate and CreateSandbox, and returns what rendering needs, so nothing
-// renders from unchecked input.
+// renders from unchecked input. Syntax first, then the request policy (src/sandbox/policy): what a
+// tenant may set at all.
 
 import type { DriverSandbox, DriverSandboxSpec } from "../gen/compute_driver_pb";
 import { checkDns1123Label, checkLabelValue, checkQualifiedName } from "./dns";
@@ -13,6 +14,7 @@ import { checkJoinableNames, checkServiceNameable } from "./name-joins";
 import { checkContainerPath } from "./mount-path";
 import { PLATFORM_CONFIG_PATH, parsePlatformConfig, type PlatformConfig } from "./platform-config";
 import { placementOf, type SandboxPlacement } from "./placement";
+import { enforceRequestPolicy, type GpuDemand } from "./policy";
 import { checkResourceQuantity, quantityToNumber } from "./quantity";
 import { checkSandboxId } from "./sandbox-id";
 import { GPU_RESOURCE, isExtendedResource, isHugePages } from "./resource-map";
@@ -29,16 +31,15 @@ export interface ValidatedSandbox {
   /** Name of the Sandbox CR (and so of its pod): `{workspace}--{name}` in shared mode, else `{name}`. */
   kubeName: string;
   image: string;
-  /** Number of GPUs to request; 0 = none. */
+  /** Number of `nvidia.com/gpu` the typed count or the raw limit asks for; 0 = none. */
   gpuCount: number;
+  /** The accelerator (any GPU kind) the pod asks for, for the capacity check; undefined = none. */
+  gpu: GpuDemand | undefined;
   driverConfig: KubernetesDriverConfig;
   platformConfig: PlatformConfig;
   /** Accepted, but worth a log line (the driver logs them; pure code does not). */
   warnings: string[];
 }
-
-/** Label key prefixes owned by OpenShell and by the agent-sandbox controller (which strips its own). */
-export const RESERVED_LABEL_PREFIXES = ["openshell.ai/", "agents.x-k8s.io/", "extensions.agents.x-k8s.io/"] as const;
 
 const KUBE_NAME_MAX = 63;
 
@@ -58,13 +59,14 @@ export function validateSandbox(sandbox: DriverSandbox, settings: RenderSettings
   const platformConfig = parsePlatformConfig(spec.template?.platformConfig);
   const gpuCount = validateGpu(spec, platformConfig, settings);
   const warnings: string[] = [];
+  const checked = { sandbox, namespace, kubeName, image, gpuCount, driverConfig, platformConfig, warnings };
+  validateMergedResources({ ...checked, gpu: undefined });
+  const gpu = enforceRequestPolicy(checked, settings);
   // Upstream only warns: the NVIDIA device plugin is unverified inside user namespaces.
-  if (gpuCount > 0 && usesUserNamespaces(platformConfig, settings)) {
+  if (gpu && usesUserNamespaces(platformConfig, settings)) {
     warnings.push("GPU sandbox with user namespaces: NVIDIA device plugin compatibility is unverified");
   }
-  const validated = { sandbox, namespace, kubeName, image, gpuCount, driverConfig, platformConfig, warnings };
-  validateMergedResources(validated);
-  return validated;
+  return { ...checked, gpu };
 }
 
 function validateIdentity(sandbox: DriverSandbox, settings: RenderSettings): SandboxPlacement {
@@ -131,8 +133,6 @@ function validateTemplateLabels(spec: DriverSandboxSpec): void {
     const at = keyPath(path, key);
     const badKey = checkQualifiedName(key);
     if (badKey) throw invalidArgument(at, `label key ${badKey}`);
-    const prefix = RESERVED_LABEL_PREFIXES.find((p) => key.startsWith(p));
-    if (prefix) throw invalidArgument(at, `label prefix '${prefix}' is reserved`);
     const badValue = checkLabelValue(value);
     if (badValue) throw invalidArgument(at, `label value ${badValue}`);
   }

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { envVarFor, FLAGS } from "../../src/config/flags";
+import { driverOwnedReader } from "../../src/sandbox/policy";
 import { clusterState, installPlatformFlavour, kubectl } from "../support/cluster";
 import { REPO } from "../support/paths";
 
@@ -156,6 +157,28 @@ describe("the chart's values", () => {
     expect(Object.keys(envOf(driver)).sort()).toEqual(Object.keys(FLAGS).map(envVarFor).sort());
     // A values file's numbers are floats to Helm; a UID must still arrive as digits.
     expect(envOf(driver).OPENSHELL_DRIVER_SANDBOX_UID).toBe("1000680000");
+  });
+});
+
+describe("the release's pod identity", () => {
+  test("its NetworkPolicies and the gateway Service select it only by keys under openshell.ai/, which no sandbox request can set", () => {
+    const docs = render("openshell-system", [...HAS_CRDS, ...profileValues("gateway"), ...NAMED, "--set", "networkPolicy.sandbox.enabled=true"]);
+    const identity = { "openshell.ai/component": "driver", "openshell.ai/release": "openshell" };
+    const podLabels = only(docs, "Deployment").spec.template.metadata.labels;
+    expect(podLabels).toMatchObject(identity);
+    const policies = docs.filter((d) => d.kind === "NetworkPolicy");
+    const own = policies.find((d) => d.metadata.name === NAME)!;
+    const sandboxes = policies.find((d) => d.metadata.name === `${NAME}-sandboxes`)!;
+    const selectors = [
+      own.spec.podSelector.matchLabels,
+      sandboxes.spec.ingress[0].from[0].podSelector.matchLabels,
+      sandboxes.spec.egress[1].to[0].podSelector.matchLabels,
+      only(docs, "Service").spec.selector,
+    ];
+    for (const selector of selectors) {
+      expect(selector).toEqual(identity);
+      for (const key of Object.keys(selector)) expect(driverOwnedReader(key)).toBeDefined();
+    }
   });
 });
 

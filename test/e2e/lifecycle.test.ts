@@ -28,7 +28,8 @@ async function rejection(call: Promise<unknown>): Promise<ConnectError> {
 }
 
 beforeAll(async () => {
-  driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: GATEWAY_ID });
+  // The request policy admits the missing runtime class the FAILED_PRECONDITION test names.
+  driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: GATEWAY_ID, args: ["--allowed-runtime-classes=no-such-runtime"] });
   watch = new WatchRecorder(driver.socket);
 });
 

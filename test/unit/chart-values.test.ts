@@ -18,7 +18,7 @@ const values = Bun.YAML.parse(readFileSync(join(CHART, "values.yaml"), "utf8")) 
 const names = Object.keys(FLAGS) as FlagName[];
 
 function emptyDraft(): ConfigDraft {
-  return { server: {}, render: { upstreamProxy: {}, managedSshIngress: {} }, platform: {} };
+  return { server: {}, render: { upstreamProxy: {}, managedSshIngress: {}, requestPolicy: {} }, platform: {} };
 }
 
 /** Whether the driver's own parser takes `raw` for `flag`. */

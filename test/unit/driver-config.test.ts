@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { parseDriverConfig, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
 import { expectRejection } from "./expect-rejection";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { makeSandbox, makeSettings, NO_WIDENING } from "./fixtures";
 
 const ROOT = "sandbox.spec.template.driver_config";
 const PVC = { name: "data", persistent_volume_claim: { claim_name: "data-pvc" } };
@@ -152,9 +152,10 @@ describe("driver_config", () => {
   });
 
   test("snake_case toleration_seconds is accepted and rendered as tolerationSeconds", () => {
-    const dc = validate({
-      pod: { tolerations: [{ key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", toleration_seconds: 300 }] },
-    }).driverConfig;
+    const dc = validate(
+      { pod: { tolerations: [{ key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", toleration_seconds: 300 }] } },
+      { requestPolicy: { ...NO_WIDENING, allowedTolerationKeys: ["node.kubernetes.io/not-ready"] } },
+    ).driverConfig;
     expect(dc.pod.tolerations).toEqual([
       { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
     ]);

@@ -4,6 +4,27 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DriverSandboxSchema, DriverSandboxSpecSchema, DriverSandboxTemplateSchema, type DriverSandbox } from "../../src/gen/compute_driver_pb";
 import type { RenderSettings } from "../../src/sandbox/settings";
 
+/** The request policy's safe defaults: no flag widens it. */
+export const NO_WIDENING: RenderSettings["requestPolicy"] = {
+  allowedAnnotationPrefixes: [],
+  allowedLabelPrefixes: [],
+  allowedRuntimeClasses: [],
+  allowedPriorityClasses: [],
+  allowedTolerationKeys: [],
+  allowedNodeSelectorKeys: [],
+};
+
+/**
+ * A policy an operator widened to the runtime classes, priority classes and taints the render and
+ * reference tests name, so they can pin upstream's rendering of every scheduling field.
+ */
+export const WIDENED_FOR_UPSTREAM_FIELDS: RenderSettings["requestPolicy"] = {
+  ...NO_WIDENING,
+  allowedRuntimeClasses: ["kata", "gvisor", "p", "d"],
+  allowedPriorityClasses: ["sandbox-high", "high"],
+  allowedTolerationKeys: ["node.kubernetes.io/not-ready"],
+};
+
 export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
   return {
     namespace: "openshell",
@@ -38,6 +59,7 @@ export function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSet
     workspaceStorageSize: "2Gi",
     workspaceStorageClass: "",
     managedSshIngress: { enabled: false, sandboxPolicy: false, gatewayNamespace: "", gatewayPodSelector: {} },
+    requestPolicy: NO_WIDENING,
     gpuSupport: true,
     gpuCapacityCheck: "strict",
     ...overrides,

@@ -57,9 +57,15 @@ describe("resources_raw as the gateway forwards it", () => {
     });
   });
 
-  test("a huge number is written in exponent form, which is still a Kubernetes quantity", () => {
-    const { agent } = render(withRawResources({ limits: { "ephemeral-storage": 1e21 } }));
-    expect(agent.resources?.limits).toEqual({ "ephemeral-storage": "1e+21" });
+  test("a number beyond what a Kubernetes quantity holds (1e21, written 1e+21) is refused, naming the raw entry", () => {
+    expect(() => validateSandbox(withRawResources({ limits: { "ephemeral-storage": 1e21 } }), makeSettings())).toThrow(
+      `sandbox.spec.template.platform_config.resources_raw.limits["ephemeral-storage"]: '1e+21' is larger than a Kubernetes resource quantity can be`,
+    );
+  });
+
+  test("a large number still inside int64 milli-units is accepted as written", () => {
+    const { agent } = render(withRawResources({ limits: { "ephemeral-storage": 1e15 } }));
+    expect(agent.resources?.limits).toEqual({ "ephemeral-storage": "1000000000000000" });
   });
 
   test("a numeric raw request above its limit is refused, naming the raw entry", () => {

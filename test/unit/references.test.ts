@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import type { RenderSettings } from "../../src/sandbox/settings";
 import { clusterReferences, validateSandbox } from "../../src/sandbox";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { makeSandbox, makeSettings as baseSettings, WIDENED_FOR_UPSTREAM_FIELDS } from "./fixtures";
+
+/** These tests pin upstream's rendering of every scheduling field: the operator widened the policy to them. */
+function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
+  return baseSettings({ requestPolicy: WIDENED_FOR_UPSTREAM_FIELDS, ...overrides });
+}
 
 function refsFor(template: Record<string, unknown>, runtimeClassName = "") {
   const settings = makeSettings({ runtimeClassName });

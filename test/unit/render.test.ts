@@ -2,8 +2,14 @@ import { describe, expect, test } from "bun:test";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { renderSandbox, supervisorBinaryInContainer, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
-import { AUTHENTICATED_PROXY, makeSandbox, makeSettings } from "./fixtures";
+import { AUTHENTICATED_PROXY, makeSandbox, makeSettings as baseSettings, WIDENED_FOR_UPSTREAM_FIELDS } from "./fixtures";
+import { expectRejection } from "./expect-rejection";
 import { expectGolden } from "./golden";
+
+/** These tests pin upstream's rendering of every scheduling field: the operator widened the policy to them. */
+function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
+  return baseSettings({ requestPolicy: WIDENED_FOR_UPSTREAM_FIELDS, ...overrides });
+}
 
 function render(sandbox = makeSandbox(), settings: RenderSettings = makeSettings()) {
   return renderSandbox(validateSandbox(sandbox, settings), settings);
@@ -177,11 +183,11 @@ describe("renderSandbox", () => {
     expect(cr.spec.podTemplate.metadata?.annotations?.["openshell.io/sandbox-id"]).toBe("sb-0123456789abcdef");
   });
 
-  test("a user annotation cannot impersonate another sandbox id", () => {
+  test("a user annotation of the key the gateway authenticates by is refused before anything renders", () => {
     const sandbox = makeSandbox({
       spec: { template: { platformConfig: { annotations: { "openshell.io/sandbox-id": "someone-else" } } } },
     });
-    expect(render(sandbox).spec.podTemplate.metadata?.annotations?.["openshell.io/sandbox-id"]).toBe("sb-0123456789abcdef");
+    expectRejection(() => render(sandbox), "PermissionDenied", 'sandbox.spec.template.platform_config.annotations["openshell.io/sandbox-id"]');
   });
 
   const runtimeClassCases: [string, JsonObject | undefined, JsonObject | undefined, string, string | undefined][] = [
@@ -256,7 +262,7 @@ describe("renderSandbox", () => {
     ["neither the sandbox nor the driver asks for them", undefined, false, false],
     ["the sandbox says host_users=false", { host_users: false }, false, true],
     ["the driver default is on", undefined, true, true],
-    ["the sandbox says host_users=true against the driver default", { host_users: true }, true, false],
+    ["the sandbox says host_users=true and so does the driver", { host_users: true }, false, false],
   ];
   test.each(userNamespaceCases)("user namespaces as upstream's precedence: %s", (_, platformConfig, driverDefault, expected) => {
     const cr = render(makeSandbox({ spec: { template: { platformConfig } } }), makeSettings({ enableUserNamespaces: driverDefault }));

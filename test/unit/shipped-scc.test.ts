@@ -13,8 +13,13 @@ import { podAsCreated } from "../../src/platform/pod-as-created";
 import { renderSandbox, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
 import { REPO } from "../support/paths";
-import { AUTHENTICATED_PROXY, makeSandbox, makeSettings } from "./fixtures";
+import { AUTHENTICATED_PROXY, makeSandbox, makeSettings as baseSettings, WIDENED_FOR_UPSTREAM_FIELDS } from "./fixtures";
 import { expectGolden } from "./golden";
+
+/** These tests pin upstream's rendering of every scheduling field: the operator widened the policy to them. */
+function makeSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
+  return baseSettings({ requestPolicy: WIDENED_FOR_UPSTREAM_FIELDS, ...overrides });
+}
 
 const SHIPPED_FILE = join(REPO, "deploy/openshift/sandbox-scc.yaml");
 const SHARED_CRDS = join(REPO, "../shared/crds");

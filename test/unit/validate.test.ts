@@ -4,7 +4,7 @@ import type { DriverSandbox } from "../../src/gen/compute_driver_pb";
 import { type SandboxRequestErrorCode, validateSandbox } from "../../src/sandbox";
 import type { RenderSettings } from "../../src/sandbox/settings";
 import { expectRejection } from "./expect-rejection";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { makeSandbox, makeSettings, NO_WIDENING } from "./fixtures";
 
 type SpecInit = NonNullable<Parameters<typeof makeSandbox>[0]>["spec"];
 
@@ -53,8 +53,8 @@ const cases: Case[] = [
   ["a spec env name with a dash", () => request({ environment: { "MY-VAR": "x" } }), "InvalidArgument", 'sandbox.spec.environment["MY-VAR"]'],
   ["a spec env name with '='", () => request({ environment: { "A=B": "x" } }), "InvalidArgument", 'sandbox.spec.environment["A=B"]'],
   ["an empty template env name", () => withTemplate({ environment: { "": "x" } }), "InvalidArgument", 'sandbox.spec.template.environment[""]'],
-  ["a label with the reserved openshell.ai/ prefix", () => withTemplate({ labels: { "openshell.ai/sandbox-id": "x" } }), "InvalidArgument", 'sandbox.spec.template.labels["openshell.ai/sandbox-id"]'],
-  ["a label with the controller's agents.x-k8s.io/ prefix", () => withTemplate({ labels: { "agents.x-k8s.io/sandbox-name-hash": "x" } }), "InvalidArgument", 'sandbox.spec.template.labels["agents.x-k8s.io/sandbox-name-hash"]'],
+  ["a label with the reserved openshell.ai/ prefix", () => withTemplate({ labels: { "openshell.ai/sandbox-id": "x" } }), "PermissionDenied", 'sandbox.spec.template.labels["openshell.ai/sandbox-id"]'],
+  ["a label with the controller's agents.x-k8s.io/ prefix", () => withTemplate({ labels: { "agents.x-k8s.io/sandbox-name-hash": "x" } }), "PermissionDenied", 'sandbox.spec.template.labels["agents.x-k8s.io/sandbox-name-hash"]'],
   ["a label key that is not a qualified name", () => withTemplate({ labels: { "-team": "x" } }), "InvalidArgument", 'sandbox.spec.template.labels["-team"]'],
   ["a label value with a space", () => withTemplate({ labels: { team: "ml ops" } }), "InvalidArgument", 'sandbox.spec.template.labels["team"]'],
   ["a label value of 64 characters", () => withTemplate({ labels: { team: "a".repeat(64) } }), "InvalidArgument", 'sandbox.spec.template.labels["team"]'],
@@ -170,7 +170,8 @@ describe("validateSandbox", () => {
       tolerations: [{ operator: "Exists" }],
       resources_raw: { requests: { "example.com/fpga": "1" }, limits: { "example.com/fpga": "1" } },
     };
-    const v = validateSandbox(withTemplate({ platformConfig }), makeSettings());
+    const widened = { ...NO_WIDENING, allowedRuntimeClasses: ["gvisor"], allowedTolerationKeys: ["*"] };
+    const v = validateSandbox(withTemplate({ platformConfig }), makeSettings({ requestPolicy: widened }));
     expect(v.platformConfig).toEqual({
       runtimeClassName: "gvisor",
       annotations: { "example.com/a": "1" },

@@ -42,10 +42,20 @@ labels:
 {{- end }}
 {{- end }}
 
-{{/* Labels that select the release's pod (driver, and the gateway in shape B). */}}
+{{/* Labels the Deployment selects the release's pod by (immutable once installed, so kept). */}}
 {{- define "osd.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The release pod's identity for everything that grants it something (NetworkPolicies, the gateway
+Service): keys under openshell.ai/, which the driver's request policy never lets a sandbox set,
+whereas a sandbox could wear app.kubernetes.io/name and instance if an operator opened them.
+*/}}
+{{- define "osd.identityLabels" -}}
+openshell.ai/component: driver
+openshell.ai/release: {{ .Release.Name }}
 {{- end }}
 
 {{- define "osd.image" -}}
