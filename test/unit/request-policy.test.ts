@@ -114,7 +114,7 @@ describe("label keys", () => {
   test("a key --managed-ssh-gateway-pod-selector selects the gateway by is refused, even where the label flag opens it", () => {
     const settings = widened(
       { allowedLabelPrefixes: ["app.kubernetes.io/"] },
-      { managedSshIngress: { enabled: true, gatewayNamespace: "gw", gatewayPodSelector: { "app.kubernetes.io/name": "openshell-gateway", gw: "yes" } } },
+      { managedSshIngress: { enabled: true, sandboxPolicy: false, gatewayNamespace: "gw", gatewayPodSelector: { "app.kubernetes.io/name": "openshell-gateway", gw: "yes" } } },
     );
     for (const key of ["app.kubernetes.io/name", "gw"]) {
       const err = expectRejection(() => validateSandbox(withLabels({ [key]: "x" }), settings), "PermissionDenied", `sandbox.spec.template.labels[${JSON.stringify(key)}]`);
