@@ -1,14 +1,17 @@
 // Everything CreateSandbox refuses, in one place: ValidateSandboxCreate runs exactly this, and
 // CreateSandbox runs it before writing anything, so the two cannot drift apart (a GPU count no
-// node can satisfy, a missing claim or runtime class, an oversized request must fail both).
+// node can satisfy, a missing claim or runtime class, an oversized request, a pod feature the API
+// server would silently drop must fail both).
 import type { DriverSandbox } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
+import { podAsCreated } from "../platform/pod-as-created";
 import type { PlatformAdapter, TargetNamespace } from "../platform/types";
 import { clusterReferences, renderSandbox, validateSandbox, type SandboxResource, type ValidatedSandbox } from "../sandbox";
 import { checkObjectSize } from "../sandbox/object-size";
 import type { RenderSettings } from "../sandbox/settings";
 import { ClusterReferences } from "./cluster-references";
 import { ensureGpuCapacity } from "./gpu-capacity-check";
+import type { PodFeatureGuard } from "./pod-feature-guard";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
 
 export class CreatePreflight {
@@ -17,9 +20,11 @@ export class CreatePreflight {
   readonly #namespaces: WorkspaceNamespaces;
   readonly #platform: PlatformAdapter;
   readonly #references: ClusterReferences;
+  readonly #podFeatures: PodFeatureGuard;
 
-  constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces, platform: PlatformAdapter) {
+  constructor(client: KubeClient, settings: RenderSettings, namespaces: WorkspaceNamespaces, platform: PlatformAdapter, podFeatures: PodFeatureGuard) {
     this.#client = client;
+    this.#podFeatures = podFeatures;
     this.#settings = settings;
     this.#namespaces = namespaces;
     this.#platform = platform;
@@ -40,6 +45,8 @@ export class CreatePreflight {
         this.#references.ensureExist(validated.namespace, clusterReferences(validated, this.#settings)),
         this.#platform.checkSandbox(resource, target),
       ]);
+      // After the platform's own refusals (an SCC names the exact capability it would not admit).
+      this.#podFeatures.checkPod(podAsCreated(resource));
     } catch (err) {
       // The refusal may come from the namespace as read a moment ago (its Pod Security level, its
       // ranges): once the user fixes it, the next call must see the fix.
