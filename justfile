@@ -39,6 +39,10 @@ test-contract: build cluster-up
 test-e2e: build cluster-up
     bun test --timeout 180000 test/e2e
 
+# The e2e tier on the other supported Kubernetes/agent-sandbox pairs, each in its own control plane (default cells: v1.30.14/v0.5.6 v1.33.13/v1.0.1; `all` = all six). Builds each version once, ~20 min cold.
+test-matrix *cells: build
+    bash scripts/test-matrix.sh {{cells}}
+
 # Chaos and fuzz: churn across API-server restarts, a frozen API server, etcd compaction, 10,000 generated requests. Restarts the shared API server.
 test-chaos: build cluster-up
     bun test --timeout 180000 test/chaos
@@ -51,7 +55,7 @@ demo: build cluster-up
 cluster-build:
     bash cluster/build.sh
 
-# Start the local control plane (idempotent; env PLATFORM=openshift|kyma also installs that flavour); admin kubeconfig at .cache/cluster/kubeconfig.
+# Start the local control plane (idempotent; env PLATFORM=openshift|kyma also installs that flavour; K8S_VERSION/AGENT_SANDBOX_VERSION another supported pair, in its own directory); admin kubeconfig at .cache/cluster/kubeconfig.
 cluster-up: cluster-build
     bash cluster/up.sh
 
