@@ -23,7 +23,7 @@ export function clusterState(): ClusterState {
   }
   const vars: Record<string, string> = {};
   for (const line of readFileSync(stateFile, "utf8").split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
     if (m) vars[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
   }
   return {
