@@ -25,6 +25,8 @@ interface ClusterScript {
   gitVersion: string;
   /** Pod fields a PodTemplate dry run loses, as a server with the feature gate off drops them. */
   drops: { hostUsers: boolean; imageVolumes: boolean };
+  /** Like 1.30, which does not know the `image` volume source: the volume is left without a type and the pod refused. */
+  unknownImageVolumes: boolean;
 }
 
 /** Sandboxes the probe created, by name. */
@@ -65,7 +67,15 @@ async function readBody(req: IncomingMessage): Promise<any> {
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://x").pathname;
   if (path === "/version") return send(res, 200, { major: "1", minor: /^v1\.(\d+)/.exec(script.gitVersion)![1], gitVersion: script.gitVersion });
-  if (path === "/api/v1/namespaces/openshell-system/podtemplates" && req.method === "POST") return send(res, 201, storedTemplate(await readBody(req)));
+  if (path === "/api/v1/namespaces/openshell-system/podtemplates" && req.method === "POST") {
+    const body = await readBody(req);
+    const imageAt = (body.template.spec.volumes ?? []).findIndex((v: any) => v.image);
+    if (script.unknownImageVolumes && imageAt >= 0) {
+      const message = `PodTemplate "openshell-feature-probe-x" is invalid: template.spec.volumes[${imageAt}]: Required value: must specify a volume type`;
+      return send(res, 422, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Invalid", code: 422, message });
+    }
+    return send(res, 201, storedTemplate(body));
+  }
   if (path === "/apis") return send(res, 200, { groups: script.sandboxVersions.length ? [{ name: "agents.x-k8s.io" }] : [] });
   if (path === "/apis/agents.x-k8s.io") {
     if (script.sandboxVersions.length === 0) return notFound(res);
@@ -114,6 +124,7 @@ beforeEach(() => {
     controllerReconciles: true,
     gitVersion: "v1.36.4",
     drops: { hostUsers: false, imageVolumes: false },
+    unknownImageVolumes: false,
   };
   created.clear();
   reviews.length = 0;
@@ -244,6 +255,15 @@ describe("doctor against the API server", () => {
       status: "FAIL",
       detail: expect.stringContaining("--supervisor-sideload=image-volume cannot be served: the API server (Kubernetes v1.33.13) drops spec.containers[name=agent].volumeMounts[name=openshell-supervisor-bin], spec.volumes[name=openshell-supervisor-bin] from the sandbox pod"),
       fix: "run Kubernetes 1.35 or newer, or enable the ImageVolume feature gate on the API server (and kubelets), or start the driver with --supervisor-sideload=init-container",
+    });
+  });
+
+  test("--supervisor-sideload=image-volume on 1.30, which refuses the volume it cannot read (422), fails naming the volume and the version", async () => {
+    script.gitVersion = "v1.30.14";
+    script.unknownImageVolumes = true;
+    expect(named(await doctor({ "supervisor-sideload": "image-volume" }), "pod features")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("--supervisor-sideload=image-volume cannot be served: the API server (Kubernetes v1.30.14) drops spec.volumes[name=openshell-supervisor-bin] from the sandbox pod"),
     });
   });
 
