@@ -14,6 +14,7 @@ import { condition } from "../support/watch-recorder";
 const NS = "openshell-system";
 const { k8sVersion, agentSandboxVersion, conversionWebhook } = clusterState();
 const servesV1alpha1 = testWhere(conversionWebhook, `agent-sandbox ${agentSandboxVersion} serves agents.x-k8s.io/v1beta1 only`);
+const servesV1beta1Only = testWhere(!conversionWebhook, `agent-sandbox ${agentSandboxVersion} still serves agents.x-k8s.io/v1alpha1 (the test above covers it)`);
 const keepsImageVolumes = testWhere(k8sMinor() >= 35, `ImageVolume is off by default before Kubernetes 1.35 and this cluster runs ${k8sVersion} (test/e2e/pod-features.test.ts covers the refusal)`);
 const running: DriverProcess[] = [];
 const gatewayIds: string[] = [];
@@ -108,6 +109,17 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
         .then(() => undefined)
         .catch((e: unknown) => (ConnectError.from(e).code === Code.NotFound ? true : undefined)),
     );
+  });
+
+  servesV1beta1Only("a driver forced to agents.x-k8s.io/v1alpha1 where agent-sandbox serves v1beta1 only refuses to serve: FAILED_PRECONDITION naming the version tried", async () => {
+    const driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: `e2e2-${Date.now().toString(36)}-alpha`, args: ["--sandbox-api-version=v1alpha1"], waitFor: "socket" });
+    running.push(driver);
+    const client = connectClient(driver.socket);
+    const err = await eventually("FAILED_PRECONDITION", async () => {
+      const e = ConnectError.from(await client.listSandboxes({}).then(() => new Error("served"), (x: unknown) => x));
+      return e.code === Code.FailedPrecondition ? e : undefined;
+    });
+    expect(err.rawMessage).toContain("the cluster serves no Sandbox API version the driver can use (tried agents.x-k8s.io/v1alpha1)");
   });
 
   keepsImageVolumes("the image-volume supervisor sideload is accepted by the API server and the pod runs, mounting the image where the agent execs the supervisor", async () => {
