@@ -35,17 +35,17 @@ test-unit:
 test-contract: build cluster-up client-matrix
     bun test --timeout 180000 test/contract
 
-# What a gateway user's request can reach beyond its sandbox, against the local control plane.
-test-tenant: build cluster-up
-    bun test --timeout 180000 test/tenant
-
 # The driver against the local control plane.
 test-e2e: build cluster-up
     bun test --timeout 180000 test/e2e
 
-# Tenant guardrails: each multi-tenancy hole tried through the socket, and the request-policy fuzz.
+# Tenant guardrails: each multi-tenancy hole tried through the socket (request policy, workspace walls, managed admission), and the request-policy fuzz.
 test-tenant: build cluster-up
     bun test --timeout 180000 test/tenant
+
+# The e2e tier on the other supported Kubernetes/agent-sandbox pairs, each in its own control plane (default cells: v1.30.14/v0.5.6 v1.33.13/v1.0.1; `all` = all six). Builds each version once, ~20 min cold.
+test-matrix *cells: build
+    bash scripts/test-matrix.sh {{cells}}
 
 # Chaos and fuzz: churn across API-server restarts, a frozen API server, etcd compaction, 10,000 generated requests. Restarts the shared API server.
 test-chaos: build cluster-up
@@ -63,7 +63,7 @@ client-matrix:
 cluster-build:
     bash cluster/build.sh
 
-# Start the local control plane (idempotent; env PLATFORM=openshift|kyma also installs that flavour); admin kubeconfig at .cache/cluster/kubeconfig.
+# Start the local control plane (idempotent; env PLATFORM=openshift|kyma also installs that flavour; K8S_VERSION/AGENT_SANDBOX_VERSION another supported pair, in its own directory); admin kubeconfig at .cache/cluster/kubeconfig.
 cluster-up: cluster-build
     bash cluster/up.sh
 

@@ -23,7 +23,7 @@ case "${1:-}" in
     wait_for kube-controller-manager 60 "/healthz on :$KCM_PORT" https_ok "$KCM_PORT"
     wait_for kube-scheduler 60 "/healthz on :$SCHEDULER_PORT" https_ok "$SCHEDULER_PORT"
     wait_for kwok 60 "nodes kwok-node-0 and kwok-node-gpu Ready" nodes_ready
-    wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
+    wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT (and webhook TLS on :$SANDBOX_WEBHOOK_PORT when it serves one)" ctrl_ready
     log "controllers restarted"
     ;;
   *) echo "usage: $0 restart" >&2; exit 2 ;;

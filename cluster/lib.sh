@@ -6,8 +6,20 @@ REPO_ROOT="$(cd "$CLUSTER_SRC/.." && pwd)"
 # shellcheck source=versions.env
 source "$CLUSTER_SRC/versions.env"
 
-CLUSTER_DIR="${CLUSTER_DIR:-$REPO_ROOT/.cache/cluster}"
-BIN_DIR="${CLUSTER_BIN:-$CLUSTER_DIR/$K8S_VERSION/bin}"
+# cluster_dir_for K8S_VERSION AGENT_SANDBOX_VERSION: where that pair's cluster lives (pki, etcd data,
+# logs, state.env). The default pair keeps .cache/cluster; every other pair gets its own directory
+# and its own free ports, so it runs beside the default one without touching it.
+cluster_dir_for() {
+  if [[ "$1" == "$DEFAULT_K8S_VERSION" && "$2" == "$DEFAULT_AGENT_SANDBOX_VERSION" ]]; then
+    printf '%s\n' "$REPO_ROOT/.cache/cluster"
+  else
+    printf '%s\n' "$REPO_ROOT/.cache/cluster-$1-agent-sandbox-$2"
+  fi
+}
+CLUSTER_DIR="${CLUSTER_DIR:-$(cluster_dir_for "$K8S_VERSION" "$AGENT_SANDBOX_VERSION")}"
+# Binaries are shared by every cluster directory (build.sh builds them there).
+BIN_DIR="${CLUSTER_BIN:-$REPO_ROOT/.cache/cluster/$K8S_VERSION/bin}"
+SANDBOX_BIN_DIR="${SANDBOX_CONTROLLER_BIN:-$REPO_ROOT/.cache/cluster/agent-sandbox-$AGENT_SANDBOX_VERSION/bin}"
 STATE_FILE="$CLUSTER_DIR/state.env"
 PKI="$CLUSTER_DIR/pki"
 LOGS="$CLUSTER_DIR/logs"
@@ -46,6 +58,11 @@ die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$KCFG" "$@"; }
 
+# bin_of COMPONENT: the binary a component runs from (the controller has its own version's directory)
+bin_of() {
+  if [[ "$1" == agent-sandbox-controller ]]; then printf '%s\n' "$SANDBOX_BIN_DIR/$1"; else printf '%s\n' "$BIN_DIR/$1"; fi
+}
+
 # physical_dir DIR: DIR with symlinks resolved (as given when it does not exist)
 physical_dir() { (cd "$1" 2>/dev/null && pwd -P) || printf '%s\n' "$1"; }
 
@@ -60,7 +77,7 @@ state_value() {
 # etcd data, so a state.env written for another directory is refused before anything runs.
 load_state() {
   [[ -f "$STATE_FILE" ]] || return 0
-  local written_for repo bin_dir="$BIN_DIR" cluster_dir="$CLUSTER_DIR"
+  local written_for repo bin_dir="$BIN_DIR" sandbox_bin_dir="$SANDBOX_BIN_DIR" cluster_dir="$CLUSTER_DIR"
   written_for="$(state_value CLUSTER_DIR)"
   repo="$(state_value REPO_DIR)"
   if [[ -z "$written_for" || "$(physical_dir "$written_for")" != "$(physical_dir "$CLUSTER_DIR")" ]] \
@@ -69,11 +86,15 @@ load_state() {
   It was probably copied from another checkout: its pids, binaries and etcd data are that cluster's, so nothing was started or stopped.
   Stop that cluster from its own checkout if it is running, then delete $STATE_FILE and rerun."
   fi
+  SANDBOX_BIN_DIR=""
   # shellcheck source=/dev/null
   source "$STATE_FILE"
-  # The recorded pids run the binaries the state names (an older K8S_VERSION's, say); new ones start from ours.
+  # The recorded pids run the binaries the state names (an older K8S_VERSION's, say); new ones start
+  # from ours. A state written before the controller had its own directory names it in BIN_DIR.
   STATE_BIN_DIR="$BIN_DIR"
+  STATE_SANDBOX_BIN_DIR="${SANDBOX_BIN_DIR:-$BIN_DIR}"
   BIN_DIR="$bin_dir"
+  SANDBOX_BIN_DIR="$sandbox_bin_dir"
   CLUSTER_DIR="$cluster_dir"
 }
 
@@ -88,13 +109,14 @@ set_state() {
   printf -v "$k" '%s' "$v"
 }
 
-# pid_matches PID COMPONENT: true if PID is alive and runs COMPONENT from $BIN_DIR (or from the
-# binary directory the loaded state was written with)
+# pid_matches PID COMPONENT: true if PID is alive and runs COMPONENT from our binaries (or from the
+# binary directories the loaded state was written with)
 pid_matches() {
   local pid="$1" comp="$2" argv0
   [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
   argv0="$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -n1)"
-  [[ "$argv0" == "$BIN_DIR/$comp" || "$argv0" == "${STATE_BIN_DIR:-$BIN_DIR}/$comp" ]]
+  [[ "$argv0" == "$(bin_of "$comp")" || "$argv0" == "${STATE_BIN_DIR:-$BIN_DIR}/$comp" ]] && return 0
+  [[ "$comp" == agent-sandbox-controller && "$argv0" == "${STATE_SANDBOX_BIN_DIR:-$SANDBOX_BIN_DIR}/$comp" ]]
 }
 
 component_pid() { local v; v="$(pid_var "$1")"; echo "${!v:-}"; }
@@ -116,7 +138,7 @@ start_component() {
   echo "=== $(date -u +%FT%TZ) starting $name" >> "$LOGS/$name.log"
   # setsid: own session, survives the invoking shell; stdin from /dev/null.
   # 9>&-: do not leak the cluster lock fd into long-running daemons.
-  setsid "$BIN_DIR/$name" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
+  setsid "$(bin_of "$name")" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
   local pid=$!
   set_state "$(pid_var "$name")" "$pid"
   log "started $name (pid $pid)"
@@ -200,7 +222,7 @@ pick_port() {
 require_bins() {
   local b
   for b in "${COMPONENTS[@]}" kubectl; do
-    [[ -x "$BIN_DIR/$b" ]] || die "missing $BIN_DIR/$b — run 'just cluster-build' (bash cluster/build.sh) first"
+    [[ -x "$(bin_of "$b")" ]] || die "missing $(bin_of "$b") — run 'K8S_VERSION=$K8S_VERSION AGENT_SANDBOX_VERSION=$AGENT_SANDBOX_VERSION just cluster-build' (bash cluster/build.sh) first"
   done
 }
 
@@ -219,10 +241,26 @@ nodes_ready() {
   [[ "$(kc get node kwok-node-gpu -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" == 2 ]]
 }
 
-# The agent-sandbox controller is ready and its conversion webhook answers TLS.
+# The agent-sandbox controller is ready and, when it serves one, its conversion webhook answers TLS.
 ctrl_ready() {
-  curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null &&
+  curl -sf --max-time 2 "http://127.0.0.1:$SANDBOX_HEALTH_PORT/readyz" >/dev/null || return 1
+  [[ "${SANDBOX_CONVERSION_WEBHOOK:-}" != 1 ]] ||
     curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/"
+}
+
+# controller_has_webhook: the controller binary serves the v1alpha1 <-> v1beta1 conversion webhook
+# (agent-sandbox v0.5.x has --enable-webhook; v1.0 dropped v1alpha1 and the webhook with it).
+controller_has_webhook() { "$(bin_of agent-sandbox-controller)" --help 2>&1 | grep -q -- '-enable-webhook'; }
+
+# crd_uses_webhook FILE: the Sandbox CRD asks the API server to convert through a webhook.
+crd_uses_webhook() { grep -qE '^\s+strategy:\s*Webhook' "$1"; }
+
+# crd_established NAME GROUP/VERSION: Established=True and the version in discovery. A poll, not
+# `kubectl wait`: kubectl 1.30's wait on a CRD created a moment ago can fail with "not found"
+# before the object is visible to it, where a poll simply tries again.
+crd_established() {
+  [[ "$(kc get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" == True ]] &&
+    kc get --raw "/apis/$2" >/dev/null
 }
 
 # kube-controller-manager's hostpath provisioner puts every volume in

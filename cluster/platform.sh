@@ -76,6 +76,8 @@ all_served() { local served g; served="$(served_groups)"; for g in "$@"; do grep
 none_served() { local served g; served="$(served_groups)"; for g in "$@"; do ! grep -qx "$g" <<<"$served" || return 1; done; }
 namespace_absent() { ! kc get namespace "$1" >/dev/null 2>&1; }
 
+crd_is_established() { [[ "$(kc get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" == True ]]; }
+
 # install_crds FILE=NAME...: apply, then wait until established and served.
 install_crds() {
   local -n crds="$1"
@@ -84,8 +86,10 @@ install_crds() {
     [[ -f "$CRDS/$file" ]] || die "CRD file $CRDS/$file not found (set PLATFORM_CRDS=...)"
     apply -f "$CRDS/$file"
   done
+  # A poll, not `kubectl wait`: kubectl 1.30's wait on a CRD created a moment ago can fail with
+  # "not found" before the object is visible to it.
   for file in "${!crds[@]}"; do
-    kc wait --for=condition=Established --timeout="${WAIT_SECONDS}s" "crd/${crds[$file]}" >/dev/null
+    wait_until "$WAIT_SECONDS" "CRD ${crds[$file]} Established" crd_is_established "${crds[$file]}"
   done
   mapfile -t groups < <(groups_of "${crds[@]}")
   wait_until "$WAIT_SECONDS" "API groups ${groups[*]} in discovery" all_served "${groups[@]}"

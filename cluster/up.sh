@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Start the local Kubernetes control plane as plain processes on 127.0.0.1:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (two fake
-# nodes), the agent-sandbox controller (with its conversion webhook) and the
-# default StorageClass (KCM's hostpath provisioner) for the sandboxes' workspace claims.
+# nodes), the agent-sandbox controller (with its conversion webhook when its Sandbox CRD asks for one:
+# v0.5.x) and the default StorageClass (KCM's hostpath provisioner) for the sandboxes' workspace claims.
+# Env: K8S_VERSION / AGENT_SANDBOX_VERSION pick another supported pair (cluster/versions.env), which
+# runs from its own directory .cache/cluster-<k8s>-agent-sandbox-<version> on its own free ports.
 # Idempotent: if everything is already up and healthy it says so and exits 0
 # (restarting only kube-controller-manager if this script changed its flags).
 # Env: CLUSTER_KEEP_DATA=1 keeps the etcd data (and its volume directories) of a
@@ -13,7 +15,8 @@ source "$CLUSTER_SRC/pki.sh"
 cluster_lock
 load_state # first: refuses a state.env written for another checkout before anything else
 
-CRD_SRC="${SANDBOX_CRD:-$REPO_ROOT/../shared/crds/agents.x-k8s.io_sandboxes.yaml}"
+# The Sandbox CRD of this controller release, vendored by cluster/gomod/update.sh.
+CRD_SRC="${SANDBOX_CRD:-$CLUSTER_SRC/crds/agent-sandbox-$AGENT_SANDBOX_VERSION/agents.x-k8s.io_sandboxes.yaml}"
 SERVICE_CIDR=10.96.0.0/16
 POD_CIDR=10.244.0.0/16
 T_START=$SECONDS
@@ -26,6 +29,13 @@ command -v openssl >/dev/null || die "openssl is required (apt-get install opens
 command -v curl >/dev/null || die "curl is required (apt-get install curl)"
 command -v ss >/dev/null || die "ss is required (apt-get install iproute2)"
 [[ -f "$CRD_SRC" ]] || die "Sandbox CRD not found at $CRD_SRC (set SANDBOX_CRD=...)"
+# v0.5.x serves v1alpha1 and v1beta1 and converts through the controller's webhook; v1.0 serves
+# v1beta1 only, without one. Read it from the CRD and check the controller binary agrees.
+SANDBOX_CONVERSION_WEBHOOK=0
+if crd_uses_webhook "$CRD_SRC"; then
+  SANDBOX_CONVERSION_WEBHOOK=1
+  controller_has_webhook || die "$CRD_SRC converts through a webhook but $(bin_of agent-sandbox-controller) serves none (--enable-webhook): the CRD and the controller are from different agent-sandbox releases"
+fi
 mkdir -p "$CLUSTER_DIR" "$LOGS" "$KCFG_DIR"
 
 # kube-controller-manager's argv. An idempotent `up` compares it with the running one's and
@@ -102,6 +112,8 @@ done
   echo "# Written by cluster/up.sh; shell-sourceable. PIDs are empty when stopped."
   printf '%s=%q\n' REPO_DIR "$REPO_ROOT" K8S_VERSION "$K8S_VERSION" BIN_DIR "$BIN_DIR" CLUSTER_DIR "$CLUSTER_DIR" \
     KUBECONFIG "$KCFG" CA_FILE "$PKI/ca.crt" LOG_DIR "$LOGS" \
+    AGENT_SANDBOX_VERSION "$AGENT_SANDBOX_VERSION" SANDBOX_BIN_DIR "$SANDBOX_BIN_DIR" \
+    SANDBOX_CONVERSION_WEBHOOK "$SANDBOX_CONVERSION_WEBHOOK" \
     APISERVER_PORT "$APISERVER_PORT" APISERVER_URL "https://127.0.0.1:$APISERVER_PORT" \
     ETCD_CLIENT_PORT "$ETCD_CLIENT_PORT" ETCD_PEER_PORT "$ETCD_PEER_PORT" \
     KCM_PORT "$KCM_PORT" SCHEDULER_PORT "$SCHEDULER_PORT" KWOK_PORT "$KWOK_PORT" \
@@ -185,12 +197,15 @@ kind: Namespace
 metadata:
   name: agent-sandbox-system
 EOF
-# The shared CRD points its conversion webhook at an in-cluster Service; this
+# A v0.5.x CRD points its conversion webhook at an in-cluster Service; this
 # cluster has no Service routing, so point it at the controller's webhook on
 # 127.0.0.1 with our CA. Server-side apply, then a JSON patch of clientConfig.
 kc apply --server-side --force-conflicts --field-manager=cluster-up -f "$CRD_SRC" >/dev/null
-kc patch crd sandboxes.agents.x-k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/conversion/webhook/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert\",\"caBundle\":\"$(base64 -w0 < "$PKI/ca.crt")\"}}]" >/dev/null
-kc wait --for=condition=Established --timeout=30s crd/sandboxes.agents.x-k8s.io >/dev/null
+if ((SANDBOX_CONVERSION_WEBHOOK)); then
+  kc patch crd sandboxes.agents.x-k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/conversion/webhook/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$SANDBOX_WEBHOOK_PORT/convert\",\"caBundle\":\"$(base64 -w0 < "$PKI/ca.crt")\"}}]" >/dev/null
+fi
+wait_for kube-apiserver 30 "CRD sandboxes.agents.x-k8s.io Established and agents.x-k8s.io/v1beta1 in discovery" \
+  crd_established sandboxes.agents.x-k8s.io agents.x-k8s.io/v1beta1
 apply_storage_class
 
 # Fake nodes (status is allowed on Node create; kwok's node-initialize keeps
@@ -257,18 +272,21 @@ sa_ready() { kc -n default get sa default && kc -n openshell-system get sa defau
 wait_for kube-controller-manager 60 "default ServiceAccounts created" sa_ready
 
 # ---- agent-sandbox controller ------------------------------------------------
+webhook_args=()
+((SANDBOX_CONVERSION_WEBHOOK)) && webhook_args=(--enable-webhook=true --manage-webhook-certs=false
+  --webhook-port="$SANDBOX_WEBHOOK_PORT" --webhook-cert-dir="$PKI/webhook")
 start_component agent-sandbox-controller \
   --kubeconfig="$KCFG_DIR/agent-sandbox-controller.kubeconfig" \
   --leader-elect=false \
   --metrics-bind-address="127.0.0.1:$SANDBOX_METRICS_PORT" \
   --health-probe-bind-address="127.0.0.1:$SANDBOX_HEALTH_PORT" \
-  --enable-webhook=true --manage-webhook-certs=false \
-  --webhook-port="$SANDBOX_WEBHOOK_PORT" --webhook-cert-dir="$PKI/webhook"
-wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
-# The conversion path works end to end: a server-side dry-run create of a
-# v1alpha1 Sandbox must be converted to the v1beta1 storage version by the webhook.
-conv_ok() {
-  kc create --dry-run=server -o name -f - <<'EOF2'
+  "${webhook_args[@]}"
+if ((SANDBOX_CONVERSION_WEBHOOK)); then
+  wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT and webhook TLS on :$SANDBOX_WEBHOOK_PORT" ctrl_ready
+  # The conversion path works end to end: a server-side dry-run create of a
+  # v1alpha1 Sandbox must be converted to the v1beta1 storage version by the webhook.
+  conv_ok() {
+    kc create --dry-run=server -o name -f - <<'EOF2'
 apiVersion: agents.x-k8s.io/v1alpha1
 kind: Sandbox
 metadata: {name: conversion-probe, namespace: openshell-system}
@@ -276,9 +294,12 @@ spec:
   replicas: 0
   podTemplate: {spec: {containers: [{name: c, image: busybox}]}}
 EOF2
-}
-wait_for agent-sandbox-controller 30 "v1alpha1 -> v1beta1 conversion via webhook" conv_ok
+  }
+  wait_for agent-sandbox-controller 30 "v1alpha1 -> v1beta1 conversion via webhook" conv_ok
+else
+  wait_for agent-sandbox-controller 60 "readyz on :$SANDBOX_HEALTH_PORT" ctrl_ready
+fi
 
 apply_platform
-log "cluster up in $((SECONDS - T_START))s: apiserver https://127.0.0.1:$APISERVER_PORT"
+log "cluster up in $((SECONDS - T_START))s: Kubernetes $K8S_VERSION, agent-sandbox $AGENT_SANDBOX_VERSION, apiserver https://127.0.0.1:$APISERVER_PORT"
 log "  export KUBECONFIG=$KCFG    (state: $STATE_FILE, logs: $LOGS)"

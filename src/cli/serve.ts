@@ -1,12 +1,16 @@
 // `openshell-driver-k8s serve`: wiring only. The socket is bound first so the gateway (which
 // retries for 30 s) can connect at once; cluster-backed RPCs wait for the first connection to the
-// cluster and answer Unavailable once it failed, until the Sandbox API is found; /readyz reports
-// that and the caches' sync.
+// cluster and answer Unavailable once it failed (FailedPrecondition when only the operator can fix
+// it), until the Sandbox API is found, the platform fits and the API server keeps every pod feature
+// the flags turn on; /readyz reports that and the caches' sync. The pod features are checked again
+// whenever the API server's version changes.
 import type { Config } from "../config";
 import { computeDriverService, type DriverIdentity } from "../contract/compute-driver-service";
 import { probeAdmissionFence, unfencedProblem } from "../driver/admission-fence";
 import { ApiVersionError, detectSandboxApiVersion } from "../driver/api-version";
 import { SandboxDriver } from "../driver/driver";
+import { flagFeatureProblem, PodFeatureGuard, PodFeatureProblem } from "../driver/pod-feature-guard";
+import { probePodFeatures, serverVersionOf } from "../driver/pod-feature-probe";
 import { countByPhase } from "../driver/phase";
 import { DriverConnection } from "./driver-connection";
 import { KubeClient, loadKubeAccess } from "../kube";
@@ -66,7 +70,29 @@ export async function serve({ server: config, render, platform: platformSettings
   const service = computeDriverService(identity, (signal) => connection.get(FIRST_CONNECTION_WAIT_MS, signal));
   const grpc = await startGrpcServer({ socketPath: config.socket, service, metrics, maxRequestBytes: config.maxRequestBytes });
 
-  const api = new ApiReachability(() => client.version(), { intervalMs: API_CHECK_INTERVAL_MS, stalledAfterMs: API_STALLED_AFTER_MS });
+  // A new API server version (an upgrade, a rollback) may keep different pod features: ask again.
+  let recheckingFeatures = false;
+  const recheckFeatures = (version: { gitVersion: string }) => {
+    const driver = connection.current;
+    if (!driver || recheckingFeatures || driver.podFeatures.version === version.gitVersion) return;
+    recheckingFeatures = true;
+    probePodFeatures(client, driver.settings, serverVersionOf(version))
+      .then((report) => {
+        driver.podFeatures.update(report);
+        const problem = driver.podFeatures.problem();
+        log[problem ? "error" : "info"]("API server version changed; pod features checked again", { version: version.gitVersion, ...(problem ? { problem } : {}) });
+      })
+      .catch((err: unknown) => log.warn("API server version changed; checking its pod features failed, will retry", { version: version.gitVersion, error: (err as Error).message }))
+      .finally(() => (recheckingFeatures = false));
+  };
+  const api = new ApiReachability(
+    () =>
+      client.version().then((version) => {
+        recheckFeatures(version);
+        return version;
+      }),
+    { intervalMs: API_CHECK_INTERVAL_MS, stalledAfterMs: API_STALLED_AFTER_MS },
+  );
   api.start();
 
   let health: HealthServer | undefined;
@@ -80,7 +106,7 @@ export async function serve({ server: config, render, platform: platformSettings
           if (stopping) return "shutting down";
           const driver = connection.current;
           if (!driver) return connection.problem;
-          return api.problem() ?? driver.cache.problem();
+          return api.problem() ?? driver.podFeatures.problem() ?? driver.cache.problem();
         },
         // Events only add progress detail: their absence is reported, never a reason to stop serving.
         degradation: () => connection.current?.cache.eventsProblem(),
@@ -132,14 +158,21 @@ export async function serve({ server: config, render, platform: platformSettings
       const adapter = createPlatformAdapter({ client, identity: detected, platform: platformSettings, render: settings });
       await adapter.preflight();
       if (settings.workspaceMode === "managed") await requireAdmissionFence(client, settings);
-      const connected = new SandboxDriver({ client, settings, platform: adapter, stopTimeoutMs: config.stopTimeoutMs });
+      const features = await probePodFeatures(client, settings, serverVersionOf(await client.version()));
+      const featureProblem = flagFeatureProblem(features, settings);
+      if (featureProblem) throw featureProblem;
+      if (features.otherLosses.length > 0) log.warn("the API server drops fields of the sandbox pod", { fields: features.otherLosses });
+      const podFeatures = new PodFeatureGuard(features, settings);
+      const connected = new SandboxDriver({ client, settings, platform: adapter, podFeatures, stopTimeoutMs: config.stopTimeoutMs });
       connected.start();
       connection.connected(connected);
       log.info("connected to the cluster", { sandboxApiVersion: apiVersion, namespace: render.namespace, platform: detected.name });
       return;
     } catch (err) {
-      connection.failed((err as Error).message);
-      const level = err instanceof ApiVersionError || err instanceof PlatformProblem || attempt === 0 ? "error" : "warn";
+      // What only the operator can fix answers FailedPrecondition with its fix, not "not connected yet".
+      const precondition = err instanceof ApiVersionError || err instanceof PlatformProblem || err instanceof PodFeatureProblem;
+      connection.failed((err as Error).message, precondition);
+      const level = precondition || attempt === 0 ? "error" : "warn";
       log[level]("cannot use the cluster yet; retrying", { error: connection.problem });
       await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5));
     }

@@ -38,6 +38,8 @@ export interface ClusterContext {
    * speak (the flag's choice, or v1beta1 when the CRD cannot be read).
    */
   render: RenderSettings;
+  /** How long the controller check's probe Sandbox may wait for its first status (default 20 s). */
+  controllerProbeMs?: number;
 }
 
 /** The message of anything thrown, for a check's detail line. */

@@ -1,22 +1,18 @@
 // The checks that read the cluster itself: the Sandbox API, the agent-sandbox controller, the
-// driver's namespace, image volumes and GPU nodes. Each returns its result and never throws: a
+// driver's namespace and GPU nodes. Each returns its result and never throws: a
 // refused or failed read becomes a FAIL or WARN naming what could not be read.
 import type { V1Namespace, V1Node } from "@kubernetes/client-node";
 import { lookupNamespace, sandboxesPath } from "../driver/kube-paths";
 import { isKubeApiError, type KubeClient } from "../kube";
-import { referenceSandbox } from "../platform/reference-pod";
 import type { SandboxApiVersion } from "../sandbox/settings";
-import type { SandboxResource } from "../sandbox/types";
 import { fail, messageOf, pass, warn, type CheckResult, type ClusterContext } from "./checks";
 
 const GROUP = "agents.x-k8s.io";
 /** The agent-sandbox release this driver is tested against; its manifest installs CRD and controller. */
-export const AGENT_SANDBOX_INSTALL = "kubectl apply -f https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v0.5.6/manifest.yaml";
+export const AGENT_SANDBOX_INSTALL = "kubectl apply -f https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v1.0.1/sandbox.yaml";
 const CONTROLLER_NAMESPACE = "agent-sandbox-system";
 /** A Sandbox this old without any status condition was never reconciled. */
 const UNRECONCILED_AFTER_MS = 120_000;
-/** The first Kubernetes minor that serves the `image` volume source (beta, on by default from 1.33). */
-const IMAGE_VOLUME_SINCE = { major: 1, minor: 33 };
 
 /** The driver namespace as read once for the namespace, Pod Security and SCC checks. */
 export type NamespaceRead = { found: V1Namespace } | { missing: true } | { refused: string } | { failed: string };
@@ -81,12 +77,12 @@ interface Deployment {
  * Check 3. The soundest signal this identity may read, first found wins:
  * 1. the controller's Deployment in agent-sandbox-system (needs `list deployments` there, which
  *    the driver's manifests do not grant; an administrator running doctor has it);
- * 2. the conversion webhook: where the cluster serves two Sandbox versions, a server-side dry-run
- *    create (nothing is stored) in each makes the API server convert one of them to the storage
- *    version through the webhook, which agent-sandbox serves from the controller's own process.
- *    Shared mode only: the driver may create Sandboxes only in its namespace there;
- * 3. the newest Sandbox the driver can see: the controller writes status conditions on every
- *    reconcile, so one older than two minutes without any was never reconciled;
+ * 2. the newest Sandbox the driver can see, when it has status conditions: the controller writes
+ *    them on every reconcile;
+ * 3. a suspended probe Sandbox (no pod), created and deleted again, that the controller must give
+ *    conditions within 20 s. Shared mode only: the driver may create Sandboxes only in its
+ *    namespace there;
+ * 4. the newest Sandbox again: one older than two minutes without conditions was never reconciled;
  * else WARN: nothing readable tells.
  */
 export async function controllerCheck(ctx: ClusterContext, served: SandboxApiVersion[]): Promise<CheckResult> {
@@ -99,11 +95,13 @@ export async function controllerCheck(ctx: ClusterContext, served: SandboxApiVer
     if (ready.length > 0) return pass(name, `Deployment ${ready.map((d) => d.metadata?.name).join(", ")} in ${CONTROLLER_NAMESPACE} has ready replicas`);
     return fail(name, `Deployment ${names} in ${CONTROLLER_NAMESPACE} has no ready replica`, `kubectl -n ${CONTROLLER_NAMESPACE} describe deployment ${deployments[0]?.metadata?.name ?? ""}`.trim());
   }
-  if (ctx.config.render.workspaceMode === "shared" && served.length > 1) {
-    const probe = await conversionProbe(ctx, served);
+  const newest = await newestSandboxSignal(ctx);
+  if (newest.status === "PASS") return newest;
+  if (ctx.config.render.workspaceMode === "shared") {
+    const probe = await reconcileProbe(ctx);
     if (probe !== undefined) return probe;
   }
-  return newestSandboxSignal(ctx);
+  return newest;
 }
 
 async function controllerDeployments(client: KubeClient): Promise<Deployment[] | undefined> {
@@ -115,25 +113,60 @@ async function controllerDeployments(client: KubeClient): Promise<Deployment[] |
   }
 }
 
-/** The dry-run create of the least Sandbox in each served version; undefined when not allowed to. */
-async function conversionProbe(ctx: ClusterContext, served: SandboxApiVersion[]): Promise<CheckResult | undefined> {
+/** How long the probe Sandbox may wait for the controller's first status write (a resync is seconds). */
+const PROBE_RECONCILE_MS = 20_000;
+
+/**
+ * A suspended Sandbox with one container and no claim (no pod, no volume), created, watched until
+ * the controller writes its status conditions, and deleted again. It works alike on agent-sandbox
+ * v0.5.x and v1.0.x (v1.0 serves v1beta1 only and has no conversion webhook left to probe).
+ * Undefined when this identity may not create or delete it.
+ */
+async function reconcileProbe(ctx: ClusterContext): Promise<CheckResult | undefined> {
   const name = "sandbox controller";
   const namespace = ctx.config.render.namespace;
-  for (const version of served) {
-    const rendered = referenceSandbox({ ...ctx.render, apiVersion: version });
-    const { name: _name, ...metadata } = rendered.metadata;
-    const body: SandboxResource = { ...rendered, metadata: { ...metadata, namespace, generateName: "openshell-doctor-" } as SandboxResource["metadata"] };
-    try {
-      await ctx.client.request({ verb: "create", path: sandboxesPath(version, namespace), query: { dryRun: "All" }, resource: `sandboxes.${GROUP}`, namespace, body });
-    } catch (err) {
-      if (isKubeApiError(err, 403) || isKubeApiError(err, 404)) return undefined;
-      if (/conversion webhook/i.test(messageOf(err))) {
-        return fail(name, `the Sandbox conversion webhook, served by the agent-sandbox controller, does not answer: ${messageOf(err)}`, `start the agent-sandbox controller (kubectl -n ${CONTROLLER_NAMESPACE} get pods), or reinstall it: ${AGENT_SANDBOX_INSTALL}`);
-      }
-      return warn(name, `cannot tell: a dry-run Sandbox create failed: ${messageOf(err)}`);
-    }
+  const version = ctx.render.apiVersion;
+  const suspended = version === "v1beta1" ? { operatingMode: "Suspended" } : { replicas: 0 };
+  const body = {
+    apiVersion: `${GROUP}/${version}`,
+    kind: "Sandbox",
+    metadata: { generateName: "openshell-doctor-", namespace, labels: { "app.kubernetes.io/managed-by": "openshell-driver-k8s-doctor" } },
+    spec: { ...suspended, podTemplate: { spec: { containers: [{ name: "probe", image: ctx.render.supervisorImage }] } } },
+  };
+  const path = sandboxesPath(version, namespace);
+  // Never leave a probe behind: only an identity that may delete it creates one. A dry-run delete
+  // of a name that does not exist is authorized before it is looked up: 404 = allowed, 403 = not.
+  try {
+    await ctx.client.request({ verb: "delete", path: `${path}/openshell-doctor-may-delete`, query: { dryRun: "All" }, resource: `sandboxes.${GROUP}`, namespace, name: "openshell-doctor-may-delete" });
+  } catch (err) {
+    if (!isKubeApiError(err, 404)) return undefined;
   }
-  return pass(name, `the conversion webhook the controller serves converted a dry-run Sandbox between ${served.map((v) => `${GROUP}/${v}`).join(" and ")} (nothing stored)`);
+  let created: SandboxStatusView;
+  try {
+    created = await ctx.client.request<SandboxStatusView>({ verb: "create", path, resource: `sandboxes.${GROUP}`, namespace, body });
+  } catch (err) {
+    if (isKubeApiError(err, 403)) return undefined;
+    return warn(name, `cannot tell: creating a suspended probe Sandbox failed: ${messageOf(err)}`);
+  }
+  const probe = created.metadata?.name ?? "";
+  const label = `a suspended probe Sandbox ${namespace}/${probe} (${GROUP}/${version})`;
+  const started = Date.now();
+  const patience = ctx.controllerProbeMs ?? PROBE_RECONCILE_MS;
+  try {
+    while (Date.now() - started < patience) {
+      const seen = await ctx.client.request<SandboxStatusView>({ verb: "get", path: `${path}/${probe}`, resource: `sandboxes.${GROUP}`, namespace, name: probe });
+      const conditions = seen.status?.conditions ?? [];
+      if (conditions.length > 0) {
+        return pass(name, `the controller reconciled ${label} in ${((Date.now() - started) / 1000).toFixed(1)} s: conditions ${conditions.map((c) => `${c.type}=${c.status}`).join(", ")} (deleted again)`);
+      }
+      await Bun.sleep(250);
+    }
+    return fail(name, `the agent-sandbox controller did not reconcile ${label} within ${patience / 1000} s: no status conditions`, `kubectl -n ${CONTROLLER_NAMESPACE} get pods, or install it: ${AGENT_SANDBOX_INSTALL}`);
+  } catch (err) {
+    return warn(name, `cannot tell: reading ${label} failed: ${messageOf(err)}`);
+  } finally {
+    await ctx.client.request({ verb: "delete", path: `${path}/${probe}`, resource: `sandboxes.${GROUP}`, namespace, name: probe }).catch(() => undefined);
+  }
 }
 
 interface SandboxStatusView {
@@ -174,16 +207,6 @@ export function namespaceCheck(ctx: Pick<ClusterContext, "config">, read: Namesp
   if ("missing" in read) return fail(name, `"${namespace}" (--namespace), ${role}, does not exist`, `kubectl create namespace ${namespace}`);
   if ("refused" in read) return warn(name, `cannot tell whether "${namespace}" exists: this identity may not get namespaces/${namespace}`);
   return fail(name, `cannot read namespace "${namespace}": ${read.failed}`, "check the API server and the kubeconfig");
-}
-
-/** Check 8: `--supervisor-sideload=image-volume` needs the `image` volume source (1.33+). */
-export function imageVolumeCheck(ctx: Pick<ClusterContext, "config" | "serverVersion">): CheckResult {
-  const name = "image volume";
-  if (ctx.config.render.supervisorSideload !== "image-volume") return pass(name, "n/a (--supervisor-sideload=init-container)");
-  const { major, minor, gitVersion } = ctx.serverVersion;
-  const supported = major > IMAGE_VOLUME_SINCE.major || (major === IMAGE_VOLUME_SINCE.major && minor >= IMAGE_VOLUME_SINCE.minor);
-  if (supported) return pass(name, `API server ${gitVersion} serves the image volume source (1.${IMAGE_VOLUME_SINCE.minor}+) --supervisor-sideload=image-volume needs`);
-  return fail(name, `API server ${gitVersion} is older than 1.${IMAGE_VOLUME_SINCE.minor} and does not serve the image volume source`, "--supervisor-sideload=init-container");
 }
 
 /** Check 9: with GPU sandboxes accepted and capacity checked, some node should offer GPUs. */

@@ -62,6 +62,8 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     add(true, { verbs: ["list", "watch"], group: "", resource: "events", namespace: ns, feature: "platform events on WatchSandboxes", optional: true, manifest: SHARED_ROLE });
     // ValidateSandboxCreate: volumes a sandbox mounts exist.
     add(true, { verbs: ["get"], group: "", resource: "persistentvolumeclaims", namespace: ns, feature: "checking claims a sandbox mounts", manifest: SHARED_ROLE });
+    // The pod feature check: a dry-run PodTemplate create (stores nothing, starts nothing).
+    add(true, { verbs: ["create"], group: "", resource: "podtemplates", namespace: ns, feature: "the pod feature check (dry run)", manifest: SHARED_ROLE });
     // GPU capacity: every node's allocatable GPUs and the pods (any namespace) holding some.
     add(gpuReads, { verbs: ["list"], group: "", resource: "nodes", feature: "the GPU capacity check", manifest: SHARED_CLUSTER_READS });
     add(gpuReads, { verbs: ["list"], group: "", resource: "pods", feature: "the GPU capacity check", manifest: SHARED_CLUSTER_READS });
@@ -93,6 +95,7 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     for (const name of secretSources(render.imagePullSecrets, render.clientTlsSecretName)) {
       add(true, { verbs: ["get"], group: "", resource: "secrets", namespace: ns, name, feature: "--image-pull-secrets / --client-tls-secret-name sources", manifest: MANAGED_SECRETS });
     }
+    add(true, { verbs: ["create"], group: "", resource: "podtemplates", namespace: ns, feature: "the pod feature check (dry run)", manifest: MANAGED_SECRETS });
   }
 
   if (render.workspaceMode === "operator") {
@@ -104,6 +107,7 @@ export function rbacRules({ config, platform }: RuleInput): RbacRule[] {
     add(true, { verbs: ["get"], group: "node.k8s.io", resource: "runtimeclasses", feature: "checking a sandbox's runtime class", manifest: OPERATOR });
     add(true, { verbs: ["get"], group: "scheduling.k8s.io", resource: "priorityclasses", feature: "checking a sandbox's priority class", manifest: OPERATOR });
     add(render.clientTlsSecretName !== "", { verbs: ["get"], group: "", resource: "secrets", namespace: ns, name: render.clientTlsSecretName, feature: "the --client-tls-secret-name source", manifest: OPERATOR_SECRETS });
+    add(true, { verbs: ["create"], group: "", resource: "podtemplates", namespace: ns, feature: "the pod feature check (dry run)", manifest: OPERATOR_SECRETS });
   }
 
   if (platform === "openshift") {

@@ -5,7 +5,9 @@ import { KubeClient, loadKubeAccess, type KubeAccess, type LoadKubeAccessOptions
 import type { SandboxApiVersion } from "../sandbox/settings";
 import { admissionFenceCheck } from "./admission-fence-check";
 import { fail, messageOf, pass, type CheckResult, type ClusterContext } from "./checks";
-import { controllerCheck, gpuNodesCheck, imageVolumeCheck, namespaceCheck, readNamespace, sandboxApiCheck, servedSandboxVersions } from "./cluster-checks";
+import { serverVersionOf } from "../driver/pod-feature-probe";
+import { controllerCheck, gpuNodesCheck, namespaceCheck, readNamespace, sandboxApiCheck, servedSandboxVersions } from "./cluster-checks";
+import { podFeaturesCheck, supervisorImageCheck } from "./pod-features-check";
 import { podSecurityCheck } from "./pod-security-check";
 import { adapterFor, detectionCheck, leastPod, platformChecks, targetNamespace } from "./platform-checks";
 import { rbacChecks } from "./rbac-checks";
@@ -17,14 +19,8 @@ export interface DoctorOptions {
   loadAccess?: (opts: LoadKubeAccessOptions) => Promise<KubeAccess>;
   /** The uid the socket directory must belong to; this process's unless a test fixes it. */
   uid?: number;
-}
-
-function parseVersion(version: { major?: unknown; minor?: unknown; gitVersion: string }): ClusterContext["serverVersion"] {
-  // Managed clusters report a minor such as "33+" (parseInt stops at the +); gitVersion is the fallback.
-  const fromGit = /^v(\d+)\.(\d+)/.exec(version.gitVersion);
-  const major = Number.parseInt(String(version.major), 10) || Number(fromGit?.[1] ?? 0);
-  const minor = Number.parseInt(String(version.minor), 10) || Number(fromGit?.[2] ?? 0);
-  return { major, minor, gitVersion: version.gitVersion };
+  /** How long the controller's probe Sandbox may wait for its status; 20 s unless a test shortens it. */
+  controllerProbeMs?: number;
 }
 
 /** Check 1, then (with a reachable API server) the cluster checks; the socket check always. */
@@ -37,7 +33,7 @@ export async function runDoctor(config: Config, opts: DoctorOptions = {}): Promi
     client = new KubeClient(access, { timeoutMs: config.server.kubeTimeoutMs });
     const version = await client.version();
     results.push(pass("credentials", `${access.describe}; API server ${version.gitVersion} answers /version`));
-    results.push(...(await clusterChecks({ client, config, serverVersion: parseVersion(version) })));
+    results.push(...(await clusterChecks({ client, config, serverVersion: serverVersionOf(version), ...(opts.controllerProbeMs === undefined ? {} : { controllerProbeMs: opts.controllerProbeMs }) })));
   } catch (err) {
     const found = client !== undefined;
     results.push(
@@ -52,7 +48,7 @@ export async function runDoctor(config: Config, opts: DoctorOptions = {}): Promi
   return results;
 }
 
-async function clusterChecks(base: Pick<ClusterContext, "client" | "config" | "serverVersion">): Promise<CheckResult[]> {
+async function clusterChecks(base: Pick<ClusterContext, "client" | "config" | "serverVersion" | "controllerProbeMs">): Promise<CheckResult[]> {
   const { client, config } = base;
   const served = await servedSandboxVersions(client).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
   const choice = config.server.sandboxApiVersion;
@@ -73,7 +69,8 @@ async function clusterChecks(base: Pick<ClusterContext, "client" | "config" | "s
     await admissionFenceCheck(ctx),
     detection.result,
     ...(await platformChecks(ctx, adapter, namespaceRead)),
-    imageVolumeCheck(ctx),
+    await podFeaturesCheck(ctx),
     await gpuNodesCheck(ctx),
+    supervisorImageCheck(ctx),
   ];
 }

@@ -1,8 +1,10 @@
 // Everything CreateSandbox refuses, in one place: ValidateSandboxCreate runs exactly this, and
 // CreateSandbox runs it before writing anything, so the two cannot drift apart (a GPU count no
-// node can satisfy, a missing claim or runtime class, an oversized request must fail both).
+// node can satisfy, a missing claim or runtime class, an oversized request, a pod feature the API
+// server would silently drop must fail both).
 import type { DriverSandbox } from "../gen/compute_driver_pb";
 import type { KubeClient } from "../kube";
+import { podAsCreated } from "../platform/pod-as-created";
 import type { PlatformAdapter, TargetNamespace } from "../platform/types";
 import { clusterReferences, renderSandbox, validateSandbox, type SandboxResource, type ValidatedSandbox } from "../sandbox";
 import { checkObjectSize } from "../sandbox/object-size";
@@ -11,6 +13,7 @@ import { ClusterReferences } from "./cluster-references";
 import { ensureGpuCapacity } from "./gpu-capacity-check";
 import { ensureNoLeftoverWorkspaceClaim } from "./leftover-workspace-claim";
 import type { SandboxLookup } from "./sandbox-lookup";
+import type { PodFeatureGuard } from "./pod-feature-guard";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
 
 export class CreatePreflight {
@@ -20,6 +23,7 @@ export class CreatePreflight {
   readonly #platform: PlatformAdapter;
   readonly #references: ClusterReferences;
   readonly #lookup: Pick<SandboxLookup, "byName">;
+  readonly #podFeatures: PodFeatureGuard;
 
   constructor(
     client: KubeClient,
@@ -27,9 +31,11 @@ export class CreatePreflight {
     namespaces: WorkspaceNamespaces,
     platform: PlatformAdapter,
     lookup: Pick<SandboxLookup, "byName">,
+    podFeatures: PodFeatureGuard,
   ) {
     this.#client = client;
     this.#lookup = lookup;
+    this.#podFeatures = podFeatures;
     this.#settings = settings;
     this.#namespaces = namespaces;
     this.#platform = platform;
@@ -54,6 +60,8 @@ export class CreatePreflight {
         this.#platform.checkSandbox(resource, target),
         ensureNoLeftoverWorkspaceClaim(this.#client, this.#lookup, validated),
       ]);
+      // After the platform's own refusals (an SCC names the exact capability it would not admit).
+      this.#podFeatures.checkPod(podAsCreated(resource));
     } catch (err) {
       // The refusal may come from the namespace as read a moment ago (its Pod Security level, its
       // ranges): once the user fixes it, the next call must see the fix.

@@ -17,6 +17,7 @@ import { checkSandboxId } from "../sandbox/sandbox-id";
 import type { RenderSettings } from "../sandbox/settings";
 import { CreatePreflight } from "./create-preflight";
 import { getResponse, type EncodedSandbox, type ReplyCodec } from "./encoded-sandboxes";
+import type { PodFeatureGuard } from "./pod-feature-guard";
 import { DriverError } from "./errors";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxCreator } from "./sandbox-create";
@@ -38,6 +39,8 @@ export interface SandboxDriverOptions {
   client: KubeClient;
   settings: RenderSettings;
   platform: PlatformAdapter;
+  /** What this API server keeps of the pod features the driver renders (renewed on a version change). */
+  podFeatures: PodFeatureGuard;
   stopTimeoutMs: number;
   /** How long a List at start waits for the cache's first listing of the Sandbox CRs (default 30 s). */
   firstSyncJoinMs?: number;
@@ -45,6 +48,7 @@ export interface SandboxDriverOptions {
 
 export class SandboxDriver {
   readonly settings: RenderSettings;
+  readonly podFeatures: PodFeatureGuard;
   readonly hub = new WatchHub();
   readonly cache: SandboxCache;
   readonly #lookup: SandboxLookup;
@@ -58,6 +62,7 @@ export class SandboxDriver {
   constructor(opts: SandboxDriverOptions) {
     const { client, settings, platform } = opts;
     this.settings = settings;
+    this.podFeatures = opts.podFeatures;
     this.#platform = platform;
     this.#firstSyncJoinMs = opts.firstSyncJoinMs ?? FIRST_SYNC_JOIN_MS;
     this.cache = new SandboxCache(client, settings, this.hub);
@@ -66,7 +71,7 @@ export class SandboxDriver {
       alwaysRead: platform.checksNamespace,
       labels: platform.namespaceLabels(),
     });
-    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform, this.#lookup);
+    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform, this.#lookup, opts.podFeatures);
     const sideObjects = new SandboxSideObjects(client, platform, settings.serviceAccountName);
     this.#creator = new SandboxCreator({
       client,

@@ -1,6 +1,7 @@
 // How the openshell-sandbox supervisor binary gets into the agent container. The agent image is the
 // user's, so the binary is side-loaded from settings.supervisorImage: either copied by an init
-// container into an emptyDir, or mounted straight from the image as an image volume (k8s >= 1.33).
+// container into an emptyDir, or mounted straight from the image as an image volume (ImageVolume: on by default from
+// Kubernetes 1.35; the driver refuses it where the API server would drop it, pod-features.ts).
 // The published supervisor image (distroless, no shell) holds the binary at its root,
 // `/openshell-sandbox`, which is the default supervisorBinaryPath.
 

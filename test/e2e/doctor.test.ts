@@ -15,6 +15,8 @@ const BASELINE_NS = `doctor-baseline-${RUN}`;
 const NARROW_SA = `doctor-narrow-${RUN}`;
 const UNGRANTED_SA = `doctor-nogrant-${RUN}`;
 const work = mkdtempSync(join(tmpdir(), "doctor-e2e-"));
+/** A supervisor pinned as a gateway release would pin it (the default :latest is a warning). */
+const PINNED_SUPERVISOR = "--supervisor-image=ghcr.io/nvidia/openshell/supervisor:0.0.40";
 
 interface DoctorRun {
   code: number;
@@ -94,13 +96,28 @@ afterAll(() => {
 
 describe("doctor on the local cluster", () => {
   test("as the least-privileged shared-mode identity on the healthy cluster, every check passes and it exits 0", () => {
-    const run = doctor(sharedKubeconfig);
+    const run = doctor(sharedKubeconfig, [PINNED_SUPERVISOR]);
     expect(run.json.checks.filter((c) => c.status !== "PASS")).toEqual([]);
     expect(run.code).toBe(0);
     expect(run.json.ok).toBe(true);
     expect(run.text).toMatch(/^PASS {2}credentials +kubeconfig .*driver\.kubeconfig/m);
-    // The local controller runs as a process, not a Deployment: the conversion webhook it serves tells.
-    expect(check(run, "sandbox controller")?.detail).toContain("conversion webhook");
+    // The local controller runs as a process, not a Deployment: on agent-sandbox v0.5.x and v1.0.x
+    // alike, a suspended probe Sandbox it reconciles (and that is deleted again) tells, unless a
+    // Sandbox it already reconciled does.
+    expect(check(run, "sandbox controller")?.detail).toMatch(/the controller reconciled a suspended probe Sandbox|written by the controller/);
+    expect(kubectl(["get", "sandboxes.agents.x-k8s.io", "-n", "openshell-system", "-l", "app.kubernetes.io/managed-by=openshell-driver-k8s-doctor", "-o", "name"]).trim()).toBe("");
+    expect(check(run, "pod features")?.detail).toContain("user namespaces (spec.hostUsers: false)");
+  });
+
+  test("a supervisor image on a moving tag (the default :latest) is a warning naming the gateway's version as the fix, not a failure", () => {
+    const run = doctor(sharedKubeconfig);
+    expect(check(run, "supervisor image")).toEqual({
+      name: "supervisor image",
+      status: "WARN",
+      detail: "ghcr.io/nvidia/openshell/supervisor:latest is a moving tag: sandboxes started at different times can run different supervisors, and one that no longer matches the gateway",
+      fix: "--supervisor-image=<image>:<the gateway's version> (or @sha256:<digest>)",
+    });
+    expect(run.code).toBe(0);
   });
 
   test("a namespace enforcing baseline fails Pod Security with the kubectl label line, and exits 1", () => {

@@ -290,6 +290,16 @@ describe("each profile on the local control plane (dry-run, Pod Security restric
     expect(reads.rules.flatMap((r: any) => r.verbs)).not.toContain("create");
   });
 
+  test("with the gateway in the pod, the sandboxes' supervisor image follows the gateway's tag unless the supervisor image is set", () => {
+    const env = (extra: string[]) => {
+      const deployment = only(render("openshell-system", [...HAS_CRDS, "--set", "gateway.enabled=true", "--set", "gateway.image.tag=0.0.40", ...extra]), "Deployment");
+      const driver = deployment.spec.template.spec.containers.find((c: any) => c.name === "driver");
+      return driver.env.find((e: any) => e.name === "OPENSHELL_DRIVER_SUPERVISOR_IMAGE")?.value;
+    };
+    expect(env([])).toBe("ghcr.io/nvidia/openshell/supervisor:0.0.40");
+    expect(env(["--set", "driver.flags.supervisorImage=registry.example.test/supervisor:1.2.3"])).toBe("registry.example.test/supervisor:1.2.3");
+  });
+
   test("gateway with operator mode is refused at render: upstream's gateway needs its in-process driver for it", () => {
     const out = helm(["template", "x", CHART, ...HAS_CRDS, ...profileValues("operator"), "--set", "gateway.enabled=true"]);
     expect(out.code).not.toBe(0);

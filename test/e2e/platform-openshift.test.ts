@@ -76,6 +76,32 @@ afterAll(async () => {
 });
 
 describe("on the OpenShift flavour", () => {
+  test("a missing SCC, which only the operator can fix, answers every call FAILED_PRECONDITION with the fix, not UNAVAILABLE", async () => {
+    const missing = `openshell-missing-${RUN}`;
+    // The driver may read only the SCC its manifest names; let it see that this one is absent (404, not 403).
+    kubectl(["create", "clusterrole", missing, "--verb=get", "--resource=securitycontextconstraints.security.openshift.io", `--resource-name=${missing}`]);
+    kubectl(["create", "clusterrolebinding", missing, `--clusterrole=${missing}`, `--serviceaccount=${NS}:openshell-driver`]);
+    const refused = await startDriver({
+      kubeconfig: driverKubeconfig("openshift"),
+      gatewayId: `${GATEWAY_ID}-m`,
+      args: [`--service-account-name=${SANDBOX_SA}`, "--platform=auto", `--openshift-scc=${missing}`],
+      waitFor: "socket",
+    });
+    try {
+      const client = connectClient(refused.socket);
+      const err = await eventually("FAILED_PRECONDITION", async () => {
+        const e = ConnectError.from(await client.listSandboxes({}).then(() => new Error("served"), (x: unknown) => x));
+        return e.code === Code.FailedPrecondition ? e : undefined;
+      });
+      expect(err.rawMessage).toBe(
+        `the driver refuses to serve this cluster: SCC "${missing}" (--openshift-scc) does not exist; fix: oc apply -f deploy/openshift/sandbox-scc.yaml, or name an existing SCC with --openshift-scc`,
+      );
+    } finally {
+      await refused.stop();
+      kubectl(["delete", "clusterrolebinding,clusterrole", missing, "--ignore-not-found"], { allowFailure: true });
+    }
+  });
+
   test("serve --platform=auto detects OpenShift and its version, and says so in /readyz and the platform metric", async () => {
     const readyz = await (await fetch(`${driver.healthUrl}/readyz`)).text();
     expect(readyz).toStartWith("ok\n");

@@ -3,11 +3,13 @@
 // did not know, or a value it refuses, would leave the sandbox without a running pod.
 import { afterAll, describe, expect, test } from "bun:test";
 import { connectClient } from "../support/clients";
-import { driverKubeconfig, eventually, kubectl, kubectlJson } from "../support/cluster";
+import { clusterState, driverKubeconfig, eventually, k8sMinor, kubectl, kubectlJson, testWhere } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { sandboxRequest, TEST_IMAGE, uniqueName } from "../support/requests";
 
 const NS = "openshell-system";
+// User namespaces are on by default from 1.33, image volumes from 1.35 (test/e2e/pod-features.test.ts covers the refusals).
+const keepsUserNamespacesAndImageVolumes = testWhere(k8sMinor() >= 35, `needs user namespaces (1.33+) and image volumes (1.35+) on by default; this cluster runs ${clusterState().k8sVersion}`);
 const GATEWAY_ID = `e2e-opt-${Date.now().toString(36)}`;
 const TLS_SECRET = `${GATEWAY_ID}-client-tls`;
 const PROXY_SECRET = `${GATEWAY_ID}-proxy-auth`;
@@ -84,7 +86,7 @@ describe("every pod option is accepted by a real API server and the pod runs", (
     expect(agentMounts).not.toContain("openshell-sa-token");
   });
 
-  test("combined topology in a user namespace gets the capabilities to switch users, and the image-volume supervisor its pull policy", async () => {
+  keepsUserNamespacesAndImageVolumes("combined topology in a user namespace gets the capabilities to switch users, and the image-volume supervisor its pull policy", async () => {
     const driver = await driverWith(["--enable-user-namespaces", "--supervisor-sideload=image-volume", "--supervisor-image-pull-policy=IfNotPresent"]);
     const { id, name } = uniqueName("userns");
     await connectClient(driver.socket).createSandbox({

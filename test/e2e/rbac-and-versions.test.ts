@@ -5,13 +5,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient } from "../support/clients";
-import { driverKubeconfig, eventually, kubectl, kubectlJson } from "../support/cluster";
+import { clusterState, driverKubeconfig, eventually, k8sMinor, kubectl, kubectlJson, testWhere } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { CLUSTER_DIR, REPO } from "../support/paths";
 import { sandboxRequest, uniqueName } from "../support/requests";
 import { condition } from "../support/watch-recorder";
 
 const NS = "openshell-system";
+const { k8sVersion, agentSandboxVersion, conversionWebhook } = clusterState();
+const servesV1alpha1 = testWhere(conversionWebhook, `agent-sandbox ${agentSandboxVersion} serves agents.x-k8s.io/v1beta1 only`);
+const servesV1beta1Only = testWhere(!conversionWebhook, `agent-sandbox ${agentSandboxVersion} still serves agents.x-k8s.io/v1alpha1 (the test above covers it)`);
+const keepsImageVolumes = testWhere(k8sMinor() >= 35, `ImageVolume is off by default before Kubernetes 1.35 and this cluster runs ${k8sVersion} (test/e2e/pod-features.test.ts covers the refusal)`);
 const running: DriverProcess[] = [];
 const gatewayIds: string[] = [];
 
@@ -75,7 +79,7 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
     );
   });
 
-  test("a driver forced to agents.x-k8s.io/v1alpha1 creates, stops (pod gone), starts and deletes", async () => {
+  servesV1alpha1("a driver forced to agents.x-k8s.io/v1alpha1 creates, stops (pod gone), starts and deletes", async () => {
     const driver = await driverWith(driverKubeconfig(), ["--sandbox-api-version=v1alpha1"]);
     const client = connectClient(driver.socket);
     const { id, name } = uniqueName("alpha");
@@ -107,7 +111,18 @@ describe("RBAC and Sandbox API versions on a real control plane", () => {
     );
   });
 
-  test("the image-volume supervisor sideload is accepted by the API server and the pod runs, mounting the image where the agent execs the supervisor", async () => {
+  servesV1beta1Only("a driver forced to agents.x-k8s.io/v1alpha1 where agent-sandbox serves v1beta1 only refuses to serve: FAILED_PRECONDITION naming the version tried", async () => {
+    const driver = await startDriver({ kubeconfig: driverKubeconfig(), gatewayId: `e2e2-${Date.now().toString(36)}-alpha`, args: ["--sandbox-api-version=v1alpha1"], waitFor: "socket" });
+    running.push(driver);
+    const client = connectClient(driver.socket);
+    const err = await eventually("FAILED_PRECONDITION", async () => {
+      const e = ConnectError.from(await client.listSandboxes({}).then(() => new Error("served"), (x: unknown) => x));
+      return e.code === Code.FailedPrecondition ? e : undefined;
+    });
+    expect(err.rawMessage).toContain("the cluster serves no Sandbox API version the driver can use (tried agents.x-k8s.io/v1alpha1)");
+  });
+
+  keepsImageVolumes("the image-volume supervisor sideload is accepted by the API server and the pod runs, mounting the image where the agent execs the supervisor", async () => {
     const driver = await driverWith(driverKubeconfig(), ["--supervisor-sideload=image-volume"]);
     const client = connectClient(driver.socket);
     const { id, name } = uniqueName("imgvol");

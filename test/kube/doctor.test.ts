@@ -19,8 +19,29 @@ interface ClusterScript {
   denied: Set<string>;
   /** Sandboxes in openshell-system, as a list answers them. */
   sandboxes: unknown[];
-  /** How a dry-run Sandbox create is answered: created, or the API server's 500 when the conversion webhook is down. */
-  conversionWebhookUp: boolean;
+  /** Whether a Sandbox created here gets status conditions at once, as the controller writes them. */
+  controllerReconciles: boolean;
+  /** The API server's release, as /version reports it. */
+  gitVersion: string;
+  /** Pod fields a PodTemplate dry run loses, as a server with the feature gate off drops them. */
+  drops: { hostUsers: boolean; imageVolumes: boolean };
+  /** Like 1.30, which does not know the `image` volume source: the volume is left without a type and the pod refused. */
+  unknownImageVolumes: boolean;
+}
+
+/** Sandboxes the probe created, by name. */
+const created = new Map<string, any>();
+
+/** A PodTemplate as the scripted server would store it: the dropped features' fields gone. */
+function storedTemplate(body: any): any {
+  const spec = structuredClone(body.template.spec);
+  if (script.drops.hostUsers) delete spec.hostUsers;
+  if (script.drops.imageVolumes) {
+    const images = new Set((spec.volumes ?? []).filter((v: any) => v.image).map((v: any) => v.name));
+    spec.volumes = spec.volumes.filter((v: any) => !images.has(v.name));
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) c.volumeMounts = (c.volumeMounts ?? []).filter((m: any) => !images.has(m.name));
+  }
+  return { ...body, metadata: { ...body.metadata, name: "openshell-feature-probe-x" }, template: { ...body.template, spec } };
 }
 
 let script: ClusterScript;
@@ -45,7 +66,16 @@ async function readBody(req: IncomingMessage): Promise<any> {
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://x").pathname;
-  if (path === "/version") return send(res, 200, { major: "1", minor: "36", gitVersion: "v1.36.4" });
+  if (path === "/version") return send(res, 200, { major: "1", minor: /^v1\.(\d+)/.exec(script.gitVersion)![1], gitVersion: script.gitVersion });
+  if (path === "/api/v1/namespaces/openshell-system/podtemplates" && req.method === "POST") {
+    const body = await readBody(req);
+    const imageAt = (body.template.spec.volumes ?? []).findIndex((v: any) => v.image);
+    if (script.unknownImageVolumes && imageAt >= 0) {
+      const message = `PodTemplate "openshell-feature-probe-x" is invalid: template.spec.volumes[${imageAt}]: Required value: must specify a volume type`;
+      return send(res, 422, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Invalid", code: 422, message });
+    }
+    return send(res, 201, storedTemplate(body));
+  }
   if (path === "/apis") return send(res, 200, { groups: script.sandboxVersions.length ? [{ name: "agents.x-k8s.io" }] : [] });
   if (path === "/apis/agents.x-k8s.io") {
     if (script.sandboxVersions.length === 0) return notFound(res);
@@ -55,9 +85,16 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (version && script.sandboxVersions.includes(version)) return send(res, 200, { resources: [{ name: "sandboxes" }] });
   if (/^\/apis\/agents\.x-k8s\.io\/v1\w+\/namespaces\/[^/]+\/sandboxes$/.test(path)) {
     if (req.method === "GET") return send(res, 200, { items: script.sandboxes });
-    if (script.conversionWebhookUp) return send(res, 201, await readBody(req));
-    const message = 'conversion webhook for agents.x-k8s.io/v1alpha1, Kind=Sandbox failed: Post "https://127.0.0.1:9443/convert": dial tcp 127.0.0.1:9443: connect: connection refused';
-    return send(res, 500, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "InternalError", code: 500, message });
+    const body = await readBody(req);
+    const sandbox = { ...body, metadata: { ...body.metadata, name: `openshell-doctor-${created.size}` } };
+    if (script.controllerReconciles) sandbox.status = { conditions: [{ type: "Ready", status: "False" }, { type: "Suspended", status: "True" }] };
+    created.set(sandbox.metadata.name, sandbox);
+    return send(res, 201, sandbox);
+  }
+  const one = /^\/apis\/agents\.x-k8s\.io\/v1\w+\/namespaces\/[^/]+\/sandboxes\/([^/]+)$/.exec(path)?.[1];
+  if (one !== undefined && created.has(one)) {
+    if (req.method === "DELETE") created.delete(one);
+    return send(res, 200, created.get(one) ?? {});
   }
   if (path === "/api/v1/namespaces/openshell-system") return send(res, 200, { metadata: { name: "openshell-system", labels: script.namespaceLabels } });
   if (path === "/api/v1/nodes") return send(res, 200, { items: [{ metadata: { name: "gpu-0" }, status: { allocatable: { "nvidia.com/gpu": "1" } } }] });
@@ -79,7 +116,17 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 beforeEach(() => {
-  script = { sandboxVersions: ["v1beta1"], namespaceLabels: { "pod-security.kubernetes.io/enforce": "privileged" }, denied: new Set(), sandboxes: [], conversionWebhookUp: true };
+  script = {
+    sandboxVersions: ["v1beta1"],
+    namespaceLabels: { "pod-security.kubernetes.io/enforce": "privileged" },
+    denied: new Set(),
+    sandboxes: [],
+    controllerReconciles: true,
+    gitVersion: "v1.36.4",
+    drops: { hostUsers: false, imageVolumes: false },
+    unknownImageVolumes: false,
+  };
+  created.clear();
   reviews.length = 0;
 });
 
@@ -87,7 +134,7 @@ async function doctor(flags: Record<string, string> = {}): Promise<CheckResult[]
   const access: KubeAccess = { server: url, tls: { rejectUnauthorized: true }, auth: async () => ({}), describe: "scripted API server" };
   const socket = join(mkdtempSync(join(tmpdir(), "doctor-")), "run", "driver.sock");
   const config = resolveConfig({ platform: "kubernetes", socket, "kube-timeout": "5s", ...flags }, {}, false);
-  return runDoctor(config, { loadAccess: async () => access });
+  return runDoctor(config, { loadAccess: async () => access, controllerProbeMs: 500 });
 }
 
 const named = (results: CheckResult[], name: string) => results.find((r) => r.name === name);
@@ -98,38 +145,49 @@ describe("doctor against the API server", () => {
     expect(results.map((r) => [r.name, r.status])).toEqual([
       ["credentials", "PASS"],
       ["sandbox api", "PASS"],
-      ["sandbox controller", "WARN"],
+      ["sandbox controller", "PASS"],
       ["namespace", "PASS"],
       ["pod security", "PASS"],
       ["rbac", "PASS"],
       ["admission fence", "PASS"],
       ["platform", "PASS"],
       ["platform preflight", "PASS"],
-      ["image volume", "PASS"],
+      ["pod features", "PASS"],
       ["gpu nodes", "PASS"],
+      ["supervisor image", "WARN"],
       ["socket directory", "PASS"],
     ]);
-    // With one version, no readable Deployment and no Sandbox, nothing tells whether the controller runs.
-    expect(named(results, "sandbox controller")?.detail).toStartWith("cannot tell");
+    // No readable Deployment and no Sandbox: a suspended probe Sandbox the controller reconciles tells, and goes again.
+    expect(named(results, "sandbox controller")?.detail).toStartWith("the controller reconciled a suspended probe Sandbox openshell-system/openshell-doctor-0 (agents.x-k8s.io/v1beta1)");
+    expect(created.size).toBe(0);
   });
 
-  test("where two Sandbox versions are served, a conversion webhook that does not answer fails the controller check", async () => {
-    script.sandboxVersions = ["v1beta1", "v1alpha1"];
-    expect(named(await doctor(), "sandbox controller")?.status).toBe("PASS");
-    script.conversionWebhookUp = false;
+  test("a controller that never reconciles the probe Sandbox fails the controller check, and the probe is deleted anyway", async () => {
+    script.controllerReconciles = false;
     expect(named(await doctor(), "sandbox controller")).toMatchObject({
       status: "FAIL",
-      detail: expect.stringContaining("connection refused"),
-      fix: expect.stringContaining("start the agent-sandbox controller"),
+      detail: expect.stringContaining("did not reconcile a suspended probe Sandbox"),
+      fix: expect.stringContaining("releases/download/v1.0.1/sandbox.yaml"),
     });
+    expect(created.size).toBe(0);
   });
 
-  test("the newest Sandbox tells whether the controller reconciles: conditions pass, none after minutes fail", async () => {
+  test("an identity that may not delete Sandboxes creates no probe it could not remove", async () => {
+    script.denied.add("delete sandboxes openshell-system");
+    script.controllerReconciles = false;
+    await doctor();
+    expect(created.size).toBe(0);
+  });
+
+  test("the newest Sandbox tells whether the controller reconciles: conditions pass; none after minutes leaves it to the probe Sandbox", async () => {
     const sandbox = (name: string, created: string, conditions?: unknown[]) => ({ metadata: { name, namespace: "openshell-system", creationTimestamp: created }, ...(conditions ? { status: { conditions } } : {}) });
     script.sandboxes = [sandbox("old", "2026-01-01T00:00:00Z", [{ type: "Ready", status: "True" }]), sandbox("new", "2026-01-02T00:00:00Z", [{ type: "Ready", status: "False" }])];
     expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "PASS", detail: expect.stringContaining("openshell-system/new (the newest) has conditions Ready=False") });
+    // One without any after minutes is no proof on its own: the probe Sandbox decides.
     script.sandboxes = [sandbox("stuck", "2026-01-02T00:00:00Z")];
-    expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "FAIL", detail: expect.stringContaining("not reconciling") });
+    expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "PASS", detail: expect.stringContaining("the controller reconciled a suspended probe Sandbox") });
+    script.controllerReconciles = false;
+    expect(named(await doctor(), "sandbox controller")).toMatchObject({ status: "FAIL", detail: expect.stringContaining("did not reconcile") });
   });
 
   test("without the Sandbox CRD the API check fails and its fix installs agent-sandbox; the other checks still run", async () => {
@@ -138,7 +196,7 @@ describe("doctor against the API server", () => {
     expect(named(results, "sandbox api")).toMatchObject({
       status: "FAIL",
       detail: expect.stringContaining("the agent-sandbox CRD is not installed"),
-      fix: "kubectl apply -f https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v0.5.6/manifest.yaml",
+      fix: "kubectl apply -f https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v1.0.1/sandbox.yaml",
     });
     expect(named(results, "rbac")?.status).toBe("PASS");
     expect(named(results, "socket directory")?.status).toBe("PASS");
@@ -185,9 +243,40 @@ describe("doctor against the API server", () => {
     });
   });
 
-  test("image-volume sideload passes on an API server that serves image volumes", async () => {
+  test("image-volume sideload passes on an API server whose dry run keeps image volumes", async () => {
     const results = await doctor({ "supervisor-sideload": "image-volume" });
-    expect(named(results, "image volume")).toMatchObject({ status: "PASS", detail: expect.stringContaining("v1.36.4") });
+    expect(named(results, "pod features")).toMatchObject({ status: "PASS", detail: expect.stringContaining("the image-volume supervisor sideload (an `image` volume): kept (--supervisor-sideload=image-volume)") });
+  });
+
+  test("--supervisor-sideload=image-volume on 1.33, whose dry run drops the volume, fails naming the version, ImageVolume, 1.35 and the fix", async () => {
+    script.gitVersion = "v1.33.13";
+    script.drops.imageVolumes = true;
+    const results = await doctor({ "supervisor-sideload": "image-volume" });
+    expect(named(results, "pod features")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("--supervisor-sideload=image-volume cannot be served: the API server (Kubernetes v1.33.13) drops spec.containers[name=agent].volumeMounts[name=openshell-supervisor-bin], spec.volumes[name=openshell-supervisor-bin] from the sandbox pod"),
+      fix: "run Kubernetes 1.35 or newer, or enable the ImageVolume feature gate on the API server (and kubelets), or start the driver with --supervisor-sideload=init-container",
+    });
+  });
+
+  test("--supervisor-sideload=image-volume on 1.30, which refuses the volume it cannot read (422), fails naming the volume and the version", async () => {
+    script.gitVersion = "v1.30.14";
+    script.unknownImageVolumes = true;
+    expect(named(await doctor({ "supervisor-sideload": "image-volume" }), "pod features")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("--supervisor-sideload=image-volume cannot be served: the API server (Kubernetes v1.30.14) drops spec.volumes[name=openshell-supervisor-bin] from the sandbox pod"),
+    });
+  });
+
+  test("--enable-user-namespaces on 1.30, whose dry run drops hostUsers, fails naming the version, UserNamespacesSupport and 1.33; without the flag it only says requests asking for it are refused", async () => {
+    script.gitVersion = "v1.30.14";
+    script.drops.hostUsers = true;
+    expect(named(await doctor({ "enable-user-namespaces": "true" }), "pod features")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("--enable-user-namespaces cannot be served: the API server (Kubernetes v1.30.14) drops spec.hostUsers from the sandbox pod: user namespaces (spec.hostUsers: false) needs the UserNamespacesSupport feature gate, on by default from Kubernetes 1.33"),
+      fix: expect.stringContaining("--enable-user-namespaces=false"),
+    });
+    expect(named(await doctor(), "pod features")).toMatchObject({ status: "PASS", detail: expect.stringContaining("dropped by Kubernetes v1.30.14 (UserNamespacesSupport off)") });
   });
 
   test("an unreachable API server is one failed check, and the socket is still checked", async () => {

@@ -1,5 +1,6 @@
 // Access to the local control plane started by `just cluster-up` (cluster/up.sh). Tests fail
 // loudly when it is not up: an e2e test that silently skips proves nothing.
+import { test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLUSTER_DIR, REPO } from "./paths";
@@ -8,6 +9,11 @@ export interface ClusterState {
   kubeconfig: string;
   binDir: string;
   apiserverUrl: string;
+  /** The Kubernetes and agent-sandbox releases this cluster runs (cluster/versions.env). */
+  k8sVersion: string;
+  agentSandboxVersion: string;
+  /** Whether agent-sandbox serves v1alpha1 through its conversion webhook (v0.5.x; v1.0 serves v1beta1 only). */
+  conversionWebhook: boolean;
 }
 
 export function clusterState(): ClusterState {
@@ -17,10 +23,23 @@ export function clusterState(): ClusterState {
   }
   const vars: Record<string, string> = {};
   for (const line of readFileSync(stateFile, "utf8").split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
     if (m) vars[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
   }
-  return { kubeconfig: vars.KUBECONFIG!, binDir: vars.BIN_DIR!, apiserverUrl: vars.APISERVER_URL! };
+  return {
+    kubeconfig: vars.KUBECONFIG!,
+    binDir: vars.BIN_DIR!,
+    apiserverUrl: vars.APISERVER_URL!,
+    k8sVersion: vars.K8S_VERSION ?? "",
+    // A state.env written before agent-sandbox's version was recorded ran v0.5.6.
+    agentSandboxVersion: vars.AGENT_SANDBOX_VERSION ?? "v0.5.6",
+    conversionWebhook: (vars.SANDBOX_CONVERSION_WEBHOOK ?? "1") === "1",
+  };
+}
+
+/** The minor of the cluster's Kubernetes release (36 for v1.36.4). */
+export function k8sMinor(): number {
+  return Number(/^v1\.(\d+)\./.exec(clusterState().k8sVersion)?.[1] ?? 0);
 }
 
 export function kubectl(args: string[], opts: { input?: string; allowFailure?: boolean } = {}): string {
@@ -164,4 +183,12 @@ export function installPlatformFlavour(platform: "kubernetes" | "openshift" | "k
 /** Removes what a platform's RBAC manifest granted, so later tests run with shared mode's rules only. */
 export function revokePlatformRules(platform: "openshift" | "kyma"): void {
   kubectl(["delete", "--ignore-not-found", "-f", join(REPO, `deploy/rbac-${platform}.yaml`)], { allowFailure: true });
+}
+
+/**
+ * A test that only makes sense on some Kubernetes or agent-sandbox versions: registered as usual
+ * where `applies`, elsewhere skipped with its name saying why (never silently).
+ */
+export function testWhere(applies: boolean, reason: string): (name: string, fn: () => Promise<void> | void, timeoutMs?: number) => void {
+  return (name, fn, timeoutMs) => (applies ? test(name, fn, timeoutMs) : test.skip(`${name} [skipped: ${reason}]`, fn, timeoutMs));
 }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { SandboxDriver } from "../../src/driver/driver";
 import { DriverError } from "../../src/driver/errors";
 import { FakeSandboxApi, sandboxCr, type FakeRequest } from "./fake-sandbox-api";
-import { makeSettings } from "./fixtures";
+import { makeSettings, keptPodFeatures } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 import { eventually as eventuallyEvery } from "../support/cluster";
 
@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 function startDriver(): SandboxDriver {
-  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
   drivers.push(driver);
   driver.start();
   return driver;

@@ -6,7 +6,7 @@ import { SandboxDriver } from "../../src/driver/driver";
 import { DriverError, type DriverErrorCode } from "../../src/driver/errors";
 import { SandboxRequestError } from "../../src/sandbox";
 import { FakeSandboxApi, sandboxCr } from "./fake-sandbox-api";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { makeSandbox, makeSettings, keptPodFeatures } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 
 /** The kube client's per-call deadline here: long enough for a loaded machine, short enough to wait out. */
@@ -18,7 +18,7 @@ let driver: SandboxDriver;
 beforeEach(async () => {
   api = new FakeSandboxApi();
   await api.start();
-  driver = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+  driver = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
 });
 
 afterEach(async () => {
@@ -63,7 +63,7 @@ describe("a create whose reply is lost", () => {
 
   test("answers DEADLINE_EXCEEDED 'outcome unknown', not CANCELLED, when the driver shuts down while the create is under way", async () => {
     const stop = new AbortController();
-    const stopping = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS, stop.signal), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+    const stopping = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS, stop.signal), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
     api.nextCreate.push("commit-then-hang");
     const create = stopping.create(sandbox());
     // Stop once the API server has the write (and holds back its reply).
@@ -184,7 +184,7 @@ describe("creates once the cache is synced", () => {
   const namespaceReads = () => api.requests.filter((r) => /^GET \/api\/v1\/namespaces\/openshell(\?|$)/.test(r));
 
   async function syncedDriver(): Promise<SandboxDriver> {
-    const synced = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+    const synced = new SandboxDriver({ client: api.client(KUBE_TIMEOUT_MS), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
     synced.start();
     await synced.cache.waitForSync();
     return synced;

@@ -83,9 +83,9 @@ describe("the permissions doctor checks", () => {
     expectGolden("doctor-rbac-openshift-route", rbacRules({ config, platform: "openshift" }).filter((r) => r.manifest.startsWith("deploy/rbac-openshift.yaml")));
   });
 
-  test("managed and operator modes ask cluster-wide, and for Secret sources only when Secrets are copied", () => {
+  test("managed and operator modes ask cluster-wide but for the pod feature check's dry run, and for Secret sources only when Secrets are copied", () => {
     const managed = rbacRules({ config: resolveConfig({ "workspace-mode": "managed" }, {}, false), platform: "kubernetes" });
-    expect(managed.every((r) => r.namespace === undefined)).toBe(true);
+    expect(managed.filter((r) => r.namespace !== undefined).map((r) => `${r.verbs.join(",")} ${r.resource} ${r.namespace}`)).toEqual(["create podtemplates openshell-system"]);
     const withSecrets = rbacRules({ config: resolveConfig({ "workspace-mode": "operator", "client-tls-secret-name": "tls" }, {}, false), platform: "kubernetes" });
     expect(withSecrets.find((r) => r.resource === "secrets")).toMatchObject({ verbs: ["get"], namespace: "openshell-system", manifest: "deploy/rbac-operator.yaml (Role openshell-driver-operator-secret-sources)" });
   });

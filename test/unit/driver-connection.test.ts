@@ -31,6 +31,25 @@ describe("a call made before the driver is connected", () => {
     expect(err.message).toContain("the Sandbox CRD is not installed");
   });
 
+  test("after an attempt failed on what only the operator can fix (a missing SCC grant) is answered FAILED_PRECONDITION with the fix, not UNAVAILABLE", async () => {
+    const connection = new DriverConnection<string>("connecting to the Kubernetes API");
+    connection.failed('SCC "openshell-sandbox" (--openshift-scc) does not exist; fix: oc apply -f deploy/openshift/sandbox-scc.yaml', true);
+    const err = await connection.get(60_000).then(
+      () => new Error("the call succeeded"),
+      (e: unknown) => e as DriverError,
+    );
+    expect(err).toBeInstanceOf(DriverError);
+    expect((err as DriverError).code).toBe("FailedPrecondition");
+    expect(err.message).toBe('the driver refuses to serve this cluster: SCC "openshell-sandbox" (--openshift-scc) does not exist; fix: oc apply -f deploy/openshift/sandbox-scc.yaml');
+  });
+
+  test("a transient failure after a precondition one is UNAVAILABLE again", async () => {
+    const connection = new DriverConnection<string>("connecting to the Kubernetes API");
+    connection.failed("no served Sandbox version", true);
+    connection.failed("the Kubernetes API is unreachable");
+    await unavailable(connection.get(60_000));
+  });
+
   test("still waiting when its wait runs out is UNAVAILABLE naming what is under way", async () => {
     const connection = new DriverConnection<string>("connecting to the Kubernetes API");
     const err = await unavailable(connection.get(20));

@@ -3,6 +3,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DriverSandboxSchema, DriverSandboxSpecSchema, DriverSandboxTemplateSchema, type DriverSandbox } from "../../src/gen/compute_driver_pb";
 import type { RenderSettings } from "../../src/sandbox/settings";
+import { PodFeatureGuard } from "../../src/driver/pod-feature-guard";
 
 /** The request policy's safe defaults: no flag widens it. */
 export const NO_WIDENING: RenderSettings["requestPolicy"] = {
@@ -95,4 +96,13 @@ export function makeSandbox(overrides: SandboxInit = {}): DriverSandbox {
   });
   if (sandbox.spec && !sandbox.spec.template) sandbox.spec.template = create(DriverSandboxTemplateSchema);
   return sandbox;
+}
+
+/** A guard for an API server that keeps every pod feature the driver renders (Kubernetes 1.36). */
+export function keptPodFeatures(settings: RenderSettings = makeSettings()): PodFeatureGuard {
+  const kept = { kept: true as const, evidence: "a server-side dry run of the sandbox pod" };
+  return new PodFeatureGuard(
+    { version: { major: 1, minor: 36, gitVersion: "v1.36.4" }, features: { "user-namespaces": kept, "image-volume": kept }, otherLosses: [] },
+    settings,
+  );
 }

@@ -17,7 +17,7 @@ import { computeDriverService } from "../../src/contract/compute-driver-service"
 import { SandboxDriver } from "../../src/driver/driver";
 import type { KubeClient, KubeRequest, WatchEvent, WatchRequest } from "../../src/kube";
 import { FakeWatchQueues } from "./fake-watch-queues";
-import { makeSettings } from "./fixtures";
+import { makeSettings, keptPodFeatures } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 import { eventually as eventuallyEvery } from "../support/cluster";
 
@@ -174,7 +174,7 @@ function startDriver(cluster: FakeCluster, firstSyncJoinMs?: number): SandboxDri
     client: cluster.client(),
     settings: makeSettings({ workspaceMode: "managed" }),
     platform: plainKubernetes(),
-    stopTimeoutMs: 5000,
+    podFeatures: keptPodFeatures(), stopTimeoutMs: 5000,
     ...(firstSyncJoinMs === undefined ? {} : { firstSyncJoinMs }),
   });
   drivers.push(driver);

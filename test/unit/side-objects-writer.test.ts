@@ -7,7 +7,7 @@ import { ownerReferenceTo, sideObjectLabels } from "../../src/platform/side-obje
 import type { PlatformAdapter, SideObject } from "../../src/platform/types";
 import type { SandboxResource } from "../../src/sandbox";
 import { FakeSandboxApi } from "./fake-sandbox-api";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { makeSandbox, makeSettings, keptPodFeatures } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 
 const SERVICES = "/api/v1/namespaces/openshell/services";
@@ -45,7 +45,7 @@ let driver: SandboxDriver;
 beforeEach(async () => {
   api = new FakeSandboxApi();
   await api.start();
-  driver = new SandboxDriver({ client: api.client(2000), settings: makeSettings(), platform: exposingPlatform(), stopTimeoutMs: 5000 });
+  driver = new SandboxDriver({ client: api.client(2000), settings: makeSettings(), platform: exposingPlatform(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
 });
 
 afterEach(async () => {
