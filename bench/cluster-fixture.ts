@@ -119,20 +119,21 @@ export class BenchSandboxes {
     return JSON.parse(this.#template.replaceAll(this.#templateId, id).replaceAll(this.#templateName, name));
   }
 
-  async post(id: string, name: string): Promise<void> {
+  async post(id: string, name: string, operatingMode?: "Suspended"): Promise<void> {
     if (this.#halted) throw new Error("the bench run is cleaning up; no more sandboxes are made");
-    const body = this.body(id, name);
+    const body = this.body(id, name) as { spec: Record<string, unknown> };
+    if (operatingMode) body.spec.operatingMode = operatingMode;
     await again(() => this.driver.request({ verb: "create", path: SANDBOXES, body, resource: "sandboxes.agents.x-k8s.io", namespace: NAMESPACE }), true);
   }
 
-  /** Raw POSTs of `count` copies, `inFlight` at a time; returns the ids. */
-  async postMany(prefix: string, count: number, inFlight = 32): Promise<string[]> {
+  /** Raw POSTs of `count` copies, `inFlight` at a time, stopped if asked; returns the ids. */
+  async postMany(prefix: string, count: number, inFlight = 32, operatingMode?: "Suspended"): Promise<string[]> {
     const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
     let next = 0;
     const worker = async () => {
       while (next < ids.length && !this.#halted) {
         const name = ids[next++]!;
-        await this.post(`${name}-id`, name);
+        await this.post(`${name}-id`, name, operatingMode);
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));

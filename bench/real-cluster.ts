@@ -8,7 +8,10 @@
 // is gone; so it is when the run is interrupted (SIGINT, SIGTERM, SIGHUP), and a run first
 // deletes what an earlier run killed outright left behind (BenchSandboxes.sweepLeftovers).
 // Env: BENCH_SECONDS (per load cell, default 3), BENCH_IN_FLIGHT (default 1,16,64),
-// BENCH_DRIVER_BIN (another build of the driver to compare).
+// BENCH_DRIVER_BIN (another build of the driver to compare), BENCH_FLEET=stopped (the bulk made
+// stopped, operatingMode Suspended, so it has no pods: a 50,000 fleet of running sandboxes takes
+// kwok and the controller longer than the run's budget on this machine; the sandboxes the write
+// cells stop, start and delete still run).
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +30,8 @@ export interface ClusterBenchOptions {
   inFlight: number[];
   /** CreateSandbox calls, and as many raw POSTs, in the create comparison. */
   createSamples: number;
+  /** Make the bulk stopped (no pods), but for the sandboxes the write cells use. */
+  stoppedFleet?: boolean;
   log?: (line: string) => void;
 }
 
@@ -143,15 +148,23 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
 
     phase("bulk");
     const bulk = n - ids.length;
+    const sizes = writeSizes(n);
+    // The write cells' sandboxes come last (ids.slice(-pool)) and always run.
+    const stopped = opts.stoppedFleet ? bulk - writePool(sizes) : 0;
     let t = performance.now();
-    ids.push(...(await fixture.postMany(`${run}-b`, bulk)));
+    ids.push(...(await fixture.postMany(`${run}-s`, stopped, 32, "Suspended")));
+    ids.push(...(await fixture.postMany(`${run}-b`, bulk - stopped)));
     const bulkMs = performance.now() - t;
-    figure(`raw POST of ${bulk} more Sandbox CRs, 32 in flight`, `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`, "POST …/sandboxes, driver identity");
+    figure(
+      `raw POST of ${bulk} more Sandbox CRs, 32 in flight${stopped ? ` (${stopped} of them stopped: operatingMode Suspended, no pod)` : ""}`,
+      `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`,
+      "POST …/sandboxes, driver identity",
+    );
     result.created = await fixture.count("sandboxes");
     if (result.created !== n) throw new Error(`expected ${n} bench sandboxes in the cluster, found ${result.created}`);
     t = performance.now();
-    result.podsSeen = await fixture.waitForCount("pods", n, Math.max(120_000, n * 30));
-    figure(`agent-sandbox controller: pods for all ${n}`, `${result.podsSeen} pods after ${((performance.now() - t) / 1000).toFixed(1)} s more`, "LIST pods by the gateway label, every 0.5 s");
+    result.podsSeen = await fixture.waitForCount("pods", n - stopped, Math.max(120_000, n * 30));
+    figure(`agent-sandbox controller: pods for all ${n - stopped} running`, `${result.podsSeen} pods after ${((performance.now() - t) / 1000).toFixed(1)} s more`, "LIST pods by the gateway label, every 0.5 s");
 
     phase("list");
     const labelled = ["-n", NAMESPACE, "-l", fixture.selector];
@@ -215,7 +228,6 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     figure(`driver RSS with ${n} after the load`, `${after.rss.toFixed(1)} MiB (high-water ${highWater.toFixed(1)} MiB)`, "VmRSS after the load; VmHWM: the highest of every cell's peak and the start's");
 
     phase("writes");
-    const sizes = writeSizes(n);
     const pool = ids.slice(-writePool(sizes)).map((id) => ({ id, name: id.replace(/-id$/, "") }));
     result.writes = await benchWrites({ socket: served.socket, raw: fixture.driver, namespace: NAMESPACE, gatewayId, pool, sizes, log });
     for (const c of result.writes.cells) {
@@ -256,6 +268,7 @@ if (import.meta.main) {
     seconds: Number(process.env.BENCH_SECONDS ?? 3),
     inFlight: (process.env.BENCH_IN_FLIGHT ?? "1,16,64").split(",").map(Number),
     createSamples: Math.min(100, Math.floor((n - 1) / 4)),
+    stoppedFleet: process.env.BENCH_FLEET === "stopped",
     log: (line) => console.error(line),
   });
   const complete = CLUSTER_MEASURES.every((key) => result.measures[key] !== undefined);
