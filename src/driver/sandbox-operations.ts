@@ -198,21 +198,13 @@ export class SandboxOperations {
   }
 
   /**
-   * The pods of the sandbox. While the cache can vouch for what it holds, it says where the pod
-   * is and a GET by name confirms it is still there; otherwise a label-selected list.
+   * The pods of the sandbox: the cache's while it can vouch for what it holds (a pod it still
+   * shows after its deletion only means one more poll), otherwise a label-selected list.
    */
-  async #podsOf(namespace: string, sandboxId: string): Promise<V1Pod[]> {
+  async #podsOf(namespace: string, sandboxId: string): Promise<Pick<V1Pod, "metadata">[]> {
     if (this.#cache.sandboxesSeenAt() !== undefined) {
       const key = this.#cache.podOf(sandboxId);
-      if (!key) return [];
-      try {
-        return [
-          await this.#client.request<V1Pod>({ verb: "get", path: `${podsPath(key.namespace)}/${key.name}`, resource: "pods", namespace: key.namespace, name: key.name }),
-        ];
-      } catch (err) {
-        if (isKubeApiError(err, 404)) return [];
-        throw err;
-      }
+      return key ? [{ metadata: { name: key.name, namespace: key.namespace } }] : [];
     }
     const list = await this.#client.request<ListOf<V1Pod>>({
       verb: "list",
@@ -234,7 +226,7 @@ function uidRefused(err: unknown): err is KubeApiError {
   return isKubeApiError(err, 422) && /metadata\.uid/.test(err.detail);
 }
 
-function describeStopState(cr: SandboxResource, pods: V1Pod[]): string {
+function describeStopState(cr: SandboxResource, pods: Pick<V1Pod, "metadata">[]): string {
   const suspended = cr.status?.conditions?.find((c) => c.type === "Suspended");
   const condition = suspended ? `Suspended=${suspended.status}${suspended.reason ? ` (${suspended.reason})` : ""}` : "no Suspended condition";
   return pods.length > 0 ? `${condition}; pod ${pods[0]?.metadata?.name} still present` : condition;
