@@ -6,6 +6,7 @@
 // fails (SandboxOperations). An id the cache does not hold is confirmed with the API server in one
 // read that does not scan etcd (SandboxLookup.byIdNotOlderThan); a cache that cannot vouch for
 // what it holds (not synced, a watch failing) is not asked at all.
+import { isKubeApiError } from "../kube";
 import type { SandboxCache } from "./sandbox-cache";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
 import type { CachedSandbox } from "./slim-objects";
@@ -62,12 +63,19 @@ export class SandboxLocator {
   /**
    * The API server's answer for an id the cache does not hold: from its watch cache, no older than
    * what the driver's cache has seen and the driver's own last write, while the cache is healthy;
-   * otherwise a consistent read, as the cache's version says nothing then.
+   * otherwise a consistent read, as the cache's version says nothing then. A watch cache that has
+   * not reached that version within the API server's 3 s (`blockTimeout`) answers 504 "Too large
+   * resource version", and a consistent read, which then goes to etcd, is made instead.
    */
-  confirmMiss(sandboxId: string): Promise<FoundSandbox[]> {
+  async confirmMiss(sandboxId: string): Promise<FoundSandbox[]> {
     const seen = this.#cache.sandboxesSeenAt();
     if (seen === undefined) return this.#lookup.byId(sandboxId);
-    return this.#lookup.byIdNotOlderThan(sandboxId, newer(seen, this.#written) ?? seen);
+    try {
+      return await this.#lookup.byIdNotOlderThan(sandboxId, newer(seen, this.#written) ?? seen);
+    } catch (err) {
+      if (!isKubeApiError(err, 504) || !/too large resource version/i.test(err.detail)) throw err;
+      return this.#lookup.byId(sandboxId);
+    }
   }
 
   /** A consistent read of the CRs carrying `sandboxId`, for when the cache's answer has moved on. */

@@ -19,6 +19,8 @@ export interface FakeRequest {
   resource: "sandboxes" | "pods" | "events" | "namespaces" | "nodes" | "runtimeclasses" | "other";
   watch: boolean;
   labelSelector: string;
+  /** `resourceVersionMatch` of a list, "" when none. */
+  resourceVersionMatch: string;
 }
 
 /**
@@ -47,8 +49,8 @@ export class FakeSandboxApi {
   readonly otherWrites: { method: string; path: string; body: any }[] = [];
   readonly sandboxes = new Map<string, Obj>();
   readonly nextCreate: CreateScript[] = [];
-  /** Answer with this status instead, when it returns one. */
-  fail: (req: FakeRequest) => number | undefined = () => undefined;
+  /** Answer with this status (and message) instead, when it returns one. */
+  fail: (req: FakeRequest) => number | { code: number; message: string } | undefined = () => undefined;
   #holdWatch = false;
   readonly #held: string[] = [];
   readonly #watches = new Set<OpenWatch>();
@@ -132,8 +134,9 @@ export class FakeSandboxApi {
     const labelSelector = url.searchParams.get("labelSelector") ?? "";
     const route = routeOf(url.pathname);
     if (route.resource !== "sandboxes" && req.method !== "GET") this.otherWrites.push({ method: req.method ?? "", path: url.pathname, body: body === "" ? undefined : JSON.parse(body) });
-    const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector });
-    if (status !== undefined) return reply(res, status, statusBody(status, "injected failure"));
+    const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector, resourceVersionMatch: url.searchParams.get("resourceVersionMatch") ?? "" });
+    if (typeof status === "number") return reply(res, status, statusBody(status, "injected failure"));
+    if (status !== undefined) return reply(res, status.code, statusBody(status.code, status.message));
     // A control plane with WatchList off: informers fall back to one LIST from the watch cache.
     if (watch && url.searchParams.get("sendInitialEvents") === "true") {
       return reply(res, 422, statusBody(422, "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"));

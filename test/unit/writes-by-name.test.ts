@@ -134,6 +134,20 @@ describe("an id the cache does not hold costs one read from the API server's wat
     }
   });
 
+  test("a watch cache that has not caught up within the API server's wait answers 504, and the miss is read consistently instead", async () => {
+    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    const driver = await syncedDriver();
+    api.holdSandboxWatch(true);
+    api.sandboxes.clear();
+    api.fail = (r) => (r.resourceVersionMatch === "NotOlderThan" ? { code: 504, message: "Timeout: Too large resource version: 120, current: 101" } : undefined);
+    const stored = api.put(sandboxCr({ id: "sb-2", name: "later" }));
+    const mark = api.requests.length;
+    expect((await driver.get("sb-2")).id).toBe("sb-2");
+    expect(api.requestsSince(mark)).toEqual({ LIST: 2, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
+    expect(stored.metadata.name).toBe("alice--later");
+    api.holdSandboxWatch(false);
+  });
+
   test("a Get right after this driver's Create, before the watch delivers it, reads no older than the create", async () => {
     const driver = await syncedDriver();
     api.holdSandboxWatch(true);
