@@ -140,9 +140,18 @@ export class BenchSandboxes {
     return ids.map((name) => `${name}-id`);
   }
 
+  /**
+   * How many the API server's watch cache holds (`resourceVersion=0`, metadata only): callers
+   * poll until the count they want, so a cache a moment behind only means one more poll. A
+   * consistent list would first wait up to 3 s for the watch cache to reach etcd's revision and,
+   * on a loaded machine where it does not, read the whole collection from etcd: minutes each at
+   * fleet size, as the runs of 2026-12-07 found.
+   */
   async count(kind: "sandboxes" | "pods"): Promise<number> {
-    const items = await again(() => this.driver.listAll<unknown>({ path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector }, resource: kind }, 500));
-    return items!.length;
+    const list = await again(() =>
+      this.driver.request<{ items: unknown[] }>({ verb: "list", path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: kind, metadataOnly: true }),
+    );
+    return list!.items.length;
   }
 
   /** Polls until `kind` reaches `want` or `timeoutMs` passes; returns the last count seen. */
@@ -167,9 +176,11 @@ export class BenchSandboxes {
     const deadline = Date.now() + timeoutMs;
     let sandboxes: number;
     do {
-      const listed = await again(() => this.driver.listAll<{ metadata: { name: string } }>({ path: SANDBOXES, query: { labelSelector: this.selector }, resource: "sandboxes" }, 500));
-      await this.#deleteAll(listed!.map((cr) => cr.metadata.name));
-      sandboxes = await this.waitForCount("sandboxes", 0, Math.min(Math.max(deadline - Date.now(), 0), 60_000 + listed!.length * 30));
+      const listed = (await again(() =>
+        this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
+      ))!.items;
+      await this.#deleteAll(listed.map((cr) => cr.metadata.name));
+      sandboxes = await this.waitForCount("sandboxes", 0, Math.min(Math.max(deadline - Date.now(), 0), 60_000 + listed.length * 30));
     } while (sandboxes > 0 && Date.now() < deadline);
     const pods = await this.waitForCount("pods", 0, timeoutMs);
     kubectl(["delete", "pvc", "-n", NAMESPACE, this.claim, "--ignore-not-found", "--timeout=60s"]);
@@ -198,10 +209,12 @@ export class BenchSandboxes {
     for (const gateway of readdirSync(RUNS_DIR)) {
       if (gateway === this.gatewayId || alive(Number(readFileSync(join(RUNS_DIR, gateway), "utf8")))) continue;
       const selector = `${GATEWAY_LABEL}=${gateway}`;
-      const listed = await again(() => this.driver.listAll<{ metadata: { name: string } }>({ path: SANDBOXES, query: { labelSelector: selector }, resource: "sandboxes" }, 500));
-      await this.#deleteAll(listed!.map((cr) => cr.metadata.name));
+      const listed = (await again(() =>
+        this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
+      ))!.items;
+      await this.#deleteAll(listed.map((cr) => cr.metadata.name));
       kubectl(["delete", "pvc", "-n", NAMESPACE, "-l", selector, "--ignore-not-found", "--wait=false"]);
-      deleted += listed!.length;
+      deleted += listed.length;
       rmSync(join(RUNS_DIR, gateway), { force: true });
     }
     return deleted;

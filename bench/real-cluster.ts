@@ -160,7 +160,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`,
       "POST …/sandboxes, driver identity",
     );
-    result.created = await fixture.count("sandboxes");
+    result.created = await fixture.waitForCount("sandboxes", n, 60_000);
     if (result.created !== n) throw new Error(`expected ${n} bench sandboxes in the cluster, found ${result.created}`);
     t = performance.now();
     result.podsSeen = await fixture.waitForCount("pods", n - stopped, Math.max(120_000, n * 30));
@@ -239,7 +239,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     }
     const { idListMs, getMs } = result.writes;
     figure(
-      `the API server's LIST of one id among ${n} (what each of these calls made before), p50 of 20`,
+      `the API server's LIST of one id among ${n} (what each of these calls made before), p50 of 5`,
       `consistent ${ms(idListMs.consistent)}, watch cache (NotOlderThan) ${ms(idListMs.notOlderThan)}; GET by name ${ms(getMs)}`,
       "GET …/sandboxes?labelSelector=<gateway>,<id matching nothing> with no resourceVersion, then resourceVersion=<its>&resourceVersionMatch=NotOlderThan, then GET …/sandboxes/<name>",
     );
