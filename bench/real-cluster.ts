@@ -160,7 +160,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`,
       "POST …/sandboxes, driver identity",
     );
-    result.created = await fixture.waitForCount("sandboxes", n, 60_000);
+    result.created = await fixture.waitForCount("sandboxes", n, Math.max(120_000, n * 30));
     if (result.created !== n) throw new Error(`expected ${n} bench sandboxes in the cluster, found ${result.created}`);
     t = performance.now();
     result.podsSeen = await fixture.waitForCount("pods", n - stopped, Math.max(120_000, n * 30));
@@ -245,6 +245,10 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     );
     const afterWrites = memoryMiB(served.proc.pid);
     figure(`driver RSS with ${n} after the writes`, `${afterWrites.rss.toFixed(1)} MiB (high-water since the load ${afterWrites.hwm.toFixed(1)} MiB)`, "VmRSS and VmHWM after the write cells");
+  } catch (err) {
+    // Said at once: the clean-up that follows can take minutes.
+    log(`the run stopped: ${(err as Error).message}`);
+    throw err;
   } finally {
     phase("cleanup");
     const started = performance.now();
