@@ -160,7 +160,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       `${(bulkMs / 1000).toFixed(1)} s (${((bulk / bulkMs) * 1000).toFixed(0)}/s)`,
       "POST …/sandboxes, driver identity",
     );
-    result.created = await fixture.waitForCount("sandboxes", n, Math.max(120_000, n * 30));
+    result.created = await fixture.waitForCount("sandboxes", n, Math.max(300_000, n * 30));
     if (result.created !== n) throw new Error(`expected ${n} bench sandboxes in the cluster, found ${result.created}`);
     t = performance.now();
     result.podsSeen = await fixture.waitForCount("pods", n - stopped, Math.max(120_000, n * 30));
