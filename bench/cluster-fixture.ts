@@ -151,7 +151,8 @@ export class BenchSandboxes {
     const list = await again(() =>
       this.driver.request<{ items: unknown[] }>({ verb: "list", path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: kind, metadataOnly: true }),
     );
-    return list!.items.length;
+    // No list at all (an API server cutting a reply short under load): unknown, so not yet `want`.
+    return list?.items?.length ?? -1;
   }
 
   /** Polls until `kind` reaches `want` or `timeoutMs` passes; returns the last count seen. */
