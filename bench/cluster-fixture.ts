@@ -151,8 +151,8 @@ export class BenchSandboxes {
     const list = await again(() =>
       this.driver.request<{ items: unknown[] }>({ verb: "list", path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: kind, metadataOnly: true }),
     );
-    // No list at all (an API server cutting a reply short under load): unknown, so not yet `want`.
-    return list?.items?.length ?? -1;
+    // An empty metadata-only list has `items: null` (Go's nil slice). No list at all: unknown.
+    return list ? (list.items ?? []).length : -1;
   }
 
   /** Polls until `kind` reaches `want` or `timeoutMs` passes; returns the last count seen. */
@@ -179,7 +179,7 @@ export class BenchSandboxes {
     do {
       const listed = (await again(() =>
         this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
-      ))!.items;
+      ))?.items ?? [];
       await this.#deleteAll(listed.map((cr) => cr.metadata.name));
       sandboxes = await this.waitForCount("sandboxes", 0, Math.min(Math.max(deadline - Date.now(), 0), 60_000 + listed.length * 30));
     } while (sandboxes > 0 && Date.now() < deadline);
@@ -212,7 +212,7 @@ export class BenchSandboxes {
       const selector = `${GATEWAY_LABEL}=${gateway}`;
       const listed = (await again(() =>
         this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
-      ))!.items;
+      ))?.items ?? [];
       await this.#deleteAll(listed.map((cr) => cr.metadata.name));
       kubectl(["delete", "pvc", "-n", NAMESPACE, "-l", selector, "--ignore-not-found", "--wait=false"]);
       deleted += listed.length;
