@@ -119,6 +119,11 @@ export class BenchSandboxes {
     return JSON.parse(this.#template.replaceAll(this.#templateId, id).replaceAll(this.#templateName, name));
   }
 
+  /** The name of the CR `post(id, name)` makes. */
+  kubeName(id: string, name: string): string {
+    return (this.body(id, name) as { metadata: { name: string } }).metadata.name;
+  }
+
   async post(id: string, name: string, operatingMode?: "Suspended"): Promise<void> {
     if (this.#halted) throw new Error("the bench run is cleaning up; no more sandboxes are made");
     const body = this.body(id, name) as { spec: Record<string, unknown> };

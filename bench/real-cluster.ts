@@ -235,7 +235,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
     figure(`driver RSS with ${n} after the load`, `${after.rss.toFixed(1)} MiB (high-water ${highWater.toFixed(1)} MiB)`, "VmRSS after the load; VmHWM: the highest of every cell's peak and the start's");
 
     phase("writes");
-    const pool = ids.slice(-writePool(sizes)).map((id) => ({ id, name: id.replace(/-id$/, "") }));
+    // The CR's name is the rendered one (the workspace's prefix and the sandbox name).
+    const pool = ids.slice(-writePool(sizes)).map((id) => ({ id, name: fixture.kubeName(id, id.replace(/-id$/, "")) }));
     result.writes = await benchWrites({ socket: served.socket, raw: fixture.driver, namespace: NAMESPACE, gatewayId, pool, sizes, log });
     for (const c of result.writes.cells) {
       figure(
