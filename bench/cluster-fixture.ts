@@ -2,6 +2,8 @@
 // driver renders no workspace claim and the volume controllers stay out of the figures), a
 // template CR taken from a CreateSandbox the driver made, copies of it POSTed raw in bulk, and a
 // cleanup that deletes everything by the bench's gateway label and waits until it is gone.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { isKubeApiError, KubeClient, loadKubeAccess } from "../src/kube";
 import { kubectl } from "../test/support/cluster";
 import { sandboxRequest, TEST_IMAGE } from "../test/support/requests";
@@ -10,6 +12,18 @@ export const NAMESPACE = "openshell-system";
 const GATEWAY_LABEL = "openshell.ai/gateway-id";
 const SANDBOXES = `/apis/agents.x-k8s.io/v1beta1/namespaces/${NAMESPACE}/sandboxes`;
 const PODS = `/api/v1/namespaces/${NAMESPACE}/pods`;
+/** One file per bench run under way: its gateway id, holding its pid (markRunning). */
+const RUNS_DIR = "/tmp/osdrv-bench-runs";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but is not ours to signal.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 export async function kubeClientFor(kubeconfigPath: string): Promise<KubeClient> {
   return new KubeClient(await loadKubeAccess({ kubeconfigPath }), { timeoutMs: 120_000 });
@@ -38,6 +52,7 @@ export class BenchSandboxes {
   readonly claim: string;
   readonly selector: string;
   #template = "";
+  #halted = false;
   #templateId = "";
   #templateName = "";
 
@@ -104,28 +119,45 @@ export class BenchSandboxes {
     return JSON.parse(this.#template.replaceAll(this.#templateId, id).replaceAll(this.#templateName, name));
   }
 
-  async post(id: string, name: string): Promise<void> {
-    const body = this.body(id, name);
+  /** The name of the CR `post(id, name)` makes. */
+  kubeName(id: string, name: string): string {
+    return (this.body(id, name) as { metadata: { name: string } }).metadata.name;
+  }
+
+  async post(id: string, name: string, operatingMode?: "Suspended"): Promise<void> {
+    if (this.#halted) throw new Error("the bench run is cleaning up; no more sandboxes are made");
+    const body = this.body(id, name) as { spec: Record<string, unknown> };
+    if (operatingMode) body.spec.operatingMode = operatingMode;
     await again(() => this.driver.request({ verb: "create", path: SANDBOXES, body, resource: "sandboxes.agents.x-k8s.io", namespace: NAMESPACE }), true);
   }
 
-  /** Raw POSTs of `count` copies, `inFlight` at a time; returns the ids. */
-  async postMany(prefix: string, count: number, inFlight = 32): Promise<string[]> {
+  /** Raw POSTs of `count` copies, `inFlight` at a time, stopped if asked; returns the ids. */
+  async postMany(prefix: string, count: number, inFlight = 32, operatingMode?: "Suspended"): Promise<string[]> {
     const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
     let next = 0;
     const worker = async () => {
-      while (next < ids.length) {
+      while (next < ids.length && !this.#halted) {
         const name = ids[next++]!;
-        await this.post(`${name}-id`, name);
+        await this.post(`${name}-id`, name, operatingMode);
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
     return ids.map((name) => `${name}-id`);
   }
 
+  /**
+   * How many the API server's watch cache holds (`resourceVersion=0`, metadata only): callers
+   * poll until the count they want, so a cache a moment behind only means one more poll. A
+   * consistent list would first wait up to 3 s for the watch cache to reach etcd's revision and,
+   * on a loaded machine where it does not, read the whole collection from etcd: minutes each at
+   * fleet size, as the runs of 2026-12-07 found.
+   */
   async count(kind: "sandboxes" | "pods"): Promise<number> {
-    const items = await again(() => this.driver.listAll<unknown>({ path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector }, resource: kind }, 500));
-    return items!.length;
+    const list = await again(() =>
+      this.driver.request<{ items: unknown[] }>({ verb: "list", path: kind === "sandboxes" ? SANDBOXES : PODS, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: kind, metadataOnly: true }),
+    );
+    // An empty metadata-only list has `items: null` (Go's nil slice). No list at all: unknown.
+    return list ? (list.items ?? []).length : -1;
   }
 
   /** Polls until `kind` reaches `want` or `timeoutMs` passes; returns the last count seen. */
@@ -145,8 +177,56 @@ export class BenchSandboxes {
    * until no sandbox or pod is left.
    */
   async cleanUp(timeoutMs: number): Promise<{ sandboxes: number; pods: number }> {
-    const listed = await again(() => this.driver.listAll<{ metadata: { name: string } }>({ path: SANDBOXES, query: { labelSelector: this.selector }, resource: "sandboxes" }, 500));
-    const names = listed!.map((cr) => cr.metadata.name);
+    // Interrupted mid-bulk, POSTs already sent may land after the list: list and delete again.
+    this.#halted = true;
+    const deadline = Date.now() + timeoutMs;
+    let sandboxes: number;
+    do {
+      const listed = (await again(() =>
+        this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: this.selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
+      ))?.items ?? [];
+      await this.#deleteAll(listed.map((cr) => cr.metadata.name));
+      sandboxes = await this.waitForCount("sandboxes", 0, Math.min(Math.max(deadline - Date.now(), 0), 60_000 + listed.length * 30));
+    } while (sandboxes > 0 && Date.now() < deadline);
+    const pods = await this.waitForCount("pods", 0, timeoutMs);
+    kubectl(["delete", "pvc", "-n", NAMESPACE, this.claim, "--ignore-not-found", "--timeout=60s"]);
+    if (sandboxes === 0) rmSync(join(RUNS_DIR, this.gatewayId), { force: true });
+    return { sandboxes, pods };
+  }
+
+  /**
+   * Marks this run as under way (a file naming its gateway id, holding its pid) until cleanUp has
+   * deleted what it made, so a later run can tell a run killed outright (SIGKILL, a lost machine)
+   * from one still going.
+   */
+  markRunning(): void {
+    mkdirSync(RUNS_DIR, { recursive: true });
+    writeFileSync(join(RUNS_DIR, this.gatewayId), String(process.pid));
+  }
+
+  /**
+   * Deletes what earlier runs that died without cleaning up left behind: those with a mark whose
+   * process is gone. Runs still under way (their process lives) are left alone. Returns how many
+   * sandboxes it deleted.
+   */
+  async sweepLeftovers(): Promise<number> {
+    if (!existsSync(RUNS_DIR)) return 0;
+    let deleted = 0;
+    for (const gateway of readdirSync(RUNS_DIR)) {
+      if (gateway === this.gatewayId || alive(Number(readFileSync(join(RUNS_DIR, gateway), "utf8")))) continue;
+      const selector = `${GATEWAY_LABEL}=${gateway}`;
+      const listed = (await again(() =>
+        this.driver.request<{ items: { metadata: { name: string } }[] }>({ verb: "list", path: SANDBOXES, query: { labelSelector: selector, resourceVersion: "0" }, resource: "sandboxes", metadataOnly: true }),
+      ))?.items ?? [];
+      await this.#deleteAll(listed.map((cr) => cr.metadata.name));
+      kubectl(["delete", "pvc", "-n", NAMESPACE, "-l", selector, "--ignore-not-found", "--wait=false"]);
+      deleted += listed.length;
+      rmSync(join(RUNS_DIR, gateway), { force: true });
+    }
+    return deleted;
+  }
+
+  async #deleteAll(names: string[]): Promise<void> {
     const worker = async () => {
       for (let name = names.pop(); name !== undefined; name = names.pop()) {
         const path = `${SANDBOXES}/${name}`;
@@ -156,10 +236,6 @@ export class BenchSandboxes {
       }
     };
     await Promise.all(Array.from({ length: 32 }, worker));
-    const sandboxes = await this.waitForCount("sandboxes", 0, timeoutMs);
-    const pods = await this.waitForCount("pods", 0, timeoutMs);
-    kubectl(["delete", "pvc", "-n", NAMESPACE, this.claim, "--ignore-not-found", "--timeout=60s"]);
-    return { sandboxes, pods };
   }
 
   /** One LIST of the bench's sandboxes as the driver identity: unpaged, from the watch cache, or paged. */

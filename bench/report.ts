@@ -7,6 +7,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../test/support/paths";
 import type { LoadResult } from "./load";
+import type { WriteBenchResult, WriteOp } from "./write-latency";
 
 const RESULTS = join(REPO, "bench", "results");
 const BENCHMARKS = join(REPO, "BENCHMARKS.md");
@@ -50,6 +51,8 @@ export interface ClusterResult extends Provenance {
   figures: Figure[];
   measures: ClusterMeasures;
   load: LoadResult[];
+  /** Issue 17's write cells; runs before it have none. */
+  writes?: WriteBenchResult;
 }
 
 export interface TableResult extends Provenance {
@@ -115,6 +118,41 @@ const TARGETS: Target[] = [
   { what: "RSS idle ≤ 50 MiB", value: (r) => r.measures.rssIdleMiB, limit: () => 50, show: mib, how: "VmRSS 1 s after the socket is bound, no cluster" },
   { what: "CreateSandbox ≤ 1.1× a raw POST (p50)", value: (r) => r.measures.createDriverMs / r.measures.createPostMs, limit: () => 1.1, show: (x) => `${x.toFixed(2)}×`, how: "alternating CreateSandbox and POST of the same CR" },
 ];
+
+/** Issue 17: each write by id, and a Get miss, within 1.2× the raw request of the same CR (p50, same run). */
+const WRITE_TARGETS: { op: WriteOp; inFlight: number }[] = [
+  { op: "StopSandbox (already stopped)", inFlight: 1 },
+  { op: "StopSandbox (already stopped)", inFlight: 16 },
+  { op: "StopSandbox (running → stopped)", inFlight: 1 },
+  { op: "StopSandbox (running → stopped)", inFlight: 16 },
+  { op: "StartSandbox", inFlight: 1 },
+  { op: "StartSandbox", inFlight: 16 },
+  { op: "DeleteSandbox", inFlight: 1 },
+  { op: "DeleteSandbox", inFlight: 16 },
+  { op: "GetSandbox miss", inFlight: 1 },
+  { op: "GetSandbox miss", inFlight: 16 },
+];
+
+function writeJudged(op: WriteOp, inFlight: number, r: ClusterResult | undefined): string {
+  if (!r) return "not run";
+  const c = r.writes?.cells.find((x) => x.op === op && x.inFlight === inFlight);
+  if (!c) return "not measured";
+  const ratio = c.driver.p50 / c.rawTimes.p50;
+  const text = `${ms(c.driver.p50)} vs ${ms(c.rawTimes.p50)} (${ratio.toFixed(2)}×)`;
+  return ratio <= 1.2 ? `${text} ✓` : `**${text}** ✗`;
+}
+
+function writeTargets(runs: ClusterResult[]): string {
+  const sizes = [1000, 10000, 50000];
+  const bySize = sizes.map((n) => runs.find((r) => r.sandboxes === n));
+  const header = `| p50 ≤ 1.2× the raw request (same run) | ${sizes.map((n) => n.toLocaleString("en")).join(" | ")} |\n|---|${sizes.map(() => "---").join("|")}|`;
+  const rows = WRITE_TARGETS.map(({ op, inFlight }) => `| ${op}, ${inFlight} in flight | ${bySize.map((r) => writeJudged(op, inFlight, r)).join(" | ")} |`);
+  const lists = `| the API server's LIST of one id (before: every call above made one) | ${bySize
+    .map((r) => (r?.writes ? `consistent ${ms(r.writes.idListMs.consistent)}, watch cache ${ms(r.writes.idListMs.notOlderThan)}, GET ${ms(r.writes.getMs)}` : "not measured"))
+    .join(" | ")} |`;
+  const rss = `| driver RSS steady / high-water | ${bySize.map((r) => (r ? `${mib(r.measures.rssSteadyMiB)} / ${mib(r.measures.hwmAfterLoadMiB)}` : "not run")).join(" | ")} |`;
+  return [header, ...rows, lists, rss].join("\n");
+}
 
 function judged(t: Target, r: ClusterResult | undefined): string {
   if (!r) return "not run";
@@ -194,6 +232,16 @@ Connect client runs in the bench process and decodes every reply, so its figures
 ${targets}
 
 ${keptWhy()}
+
+## Writes by id at fleet scale (issue 17)
+
+Driver and raw requests take turns in one run (\`bench/write-latency.ts\`), as the driver's
+identity; the raw side writes another CR of the same fleet. "Running → stopped" waits for the
+controller to delete the pod and report \`Suspended=True\` on both sides, polling on the driver's
+schedule; "already stopped" is the write alone. A Get miss is compared with a GET of one sandbox
+by name.
+
+${writeTargets(clusterRuns)}
 
 ${clusterRuns.map(clusterSection).join("\n")}
 ${synthetic ? tableSection("Synthetic API (no cluster)", synthetic) : ""}

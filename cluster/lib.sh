@@ -74,14 +74,15 @@ state_value() {
 
 # load_state: read the pids and ports of state.env. Paths are this file's own, never the state's:
 # a .cache/cluster copied from another checkout names that checkout's binaries, processes and
-# etcd data, so a state.env written for another directory is refused before anything runs.
+# etcd data, so a state.env written for another directory is refused before anything runs. A
+# checkout whose .cache is a symlink to another's (a git worktree sharing its control plane) has
+# that very cluster directory, so it is that cluster's whichever checkout wrote the state.
 load_state() {
   [[ -f "$STATE_FILE" ]] || return 0
   local written_for repo bin_dir="$BIN_DIR" sandbox_bin_dir="$SANDBOX_BIN_DIR" cluster_dir="$CLUSTER_DIR"
   written_for="$(state_value CLUSTER_DIR)"
   repo="$(state_value REPO_DIR)"
-  if [[ -z "$written_for" || "$(physical_dir "$written_for")" != "$(physical_dir "$CLUSTER_DIR")" ]] \
-    || [[ -n "$repo" && "$(physical_dir "$repo")" != "$(physical_dir "$REPO_ROOT")" ]]; then
+  if [[ -z "$written_for" || "$(physical_dir "$written_for")" != "$(physical_dir "$CLUSTER_DIR")" ]]; then
     die "$STATE_FILE was written for the cluster in ${written_for:-an unknown directory} (checkout ${repo:-unknown}), not for $CLUSTER_DIR (checkout $REPO_ROOT).
   It was probably copied from another checkout: its pids, binaries and etcd data are that cluster's, so nothing was started or stopped.
   Stop that cluster from its own checkout if it is running, then delete $STATE_FILE and rerun."

@@ -21,6 +21,7 @@ import type { PodFeatureGuard } from "./pod-feature-guard";
 import { DriverError } from "./errors";
 import { SandboxCache } from "./sandbox-cache";
 import { SandboxCreator } from "./sandbox-create";
+import { SandboxLocator } from "./sandbox-locator";
 import { SandboxLookup, type FoundSandbox } from "./sandbox-lookup";
 import { SandboxOperations } from "./sandbox-operations";
 import { SandboxSideObjects } from "./side-objects-writer";
@@ -51,7 +52,7 @@ export class SandboxDriver {
   readonly podFeatures: PodFeatureGuard;
   readonly hub = new WatchHub();
   readonly cache: SandboxCache;
-  readonly #lookup: SandboxLookup;
+  readonly #locator: SandboxLocator;
   readonly #preflight: CreatePreflight;
   readonly #creator: SandboxCreator;
   readonly #operations: SandboxOperations;
@@ -66,7 +67,8 @@ export class SandboxDriver {
     this.#platform = platform;
     this.#firstSyncJoinMs = opts.firstSyncJoinMs ?? FIRST_SYNC_JOIN_MS;
     this.cache = new SandboxCache(client, settings, this.hub);
-    this.#lookup = new SandboxLookup(client, settings);
+    const lookup = new SandboxLookup(client, settings);
+    this.#locator = new SandboxLocator(this.cache, lookup);
     this.#namespaces = new WorkspaceNamespaces(client, settings, {
       alwaysRead: platform.checksNamespace,
       labels: platform.namespaceLabels(),
@@ -78,11 +80,11 @@ export class SandboxDriver {
       settings,
       namespaces: this.#namespaces,
       preflight: this.#preflight,
-      lookup: this.#lookup,
+      lookup,
+      locator: this.#locator,
       sideObjects,
-      idUnusedInCache: (id) => this.cache.idUnused(id),
     });
-    this.#operations = new SandboxOperations({ ...opts, lookup: this.#lookup, sideObjects });
+    this.#operations = new SandboxOperations({ ...opts, lookup, locator: this.#locator, cache: this.cache, sideObjects });
   }
 
   start(): void {
@@ -104,9 +106,10 @@ export class SandboxDriver {
   }
 
   /**
-   * From the cache when it holds the sandbox. A miss is confirmed with the API server first: the
-   * watch may not have delivered a CR created a moment ago, or may be down, and the gateway drops
-   * its record of a sandbox on NOT_FOUND.
+   * From the cache when it holds the sandbox. A miss is confirmed with the API server first, in
+   * one read that does not scan etcd (SandboxLocator.confirmMiss): the watch may not have
+   * delivered a CR created a moment ago, or may be down, and the gateway drops its record of a
+   * sandbox on NOT_FOUND.
    */
   async get(sandboxId: string): Promise<DriverSandbox> {
     const found = await this.#find(sandboxId);
@@ -125,7 +128,7 @@ export class SandboxDriver {
     if (cached) return cached;
     let found: FoundSandbox[];
     try {
-      found = await this.#lookup.byId(sandboxId);
+      found = await this.#locator.confirmMiss(sandboxId);
     } catch (err) {
       throw new DriverError(
         "Unavailable",

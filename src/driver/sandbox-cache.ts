@@ -48,6 +48,8 @@ export class SandboxCache {
   /** Shared mode's one namespace, whose Events are watched all along; otherwise they follow the sandboxes. */
   readonly #fixedEventsNamespace: string | undefined;
   readonly #crById = new Map<string, ObjectKey>();
+  /** Every cached CR carrying each id: normally one; more only if something else made a second. */
+  readonly #crsById = new Map<string, Map<string, ObjectKey>>();
   readonly #podById = new Map<string, ObjectKey>();
   readonly #idByCrName: NameIndex = new Map();
   readonly #idByPodName: NameIndex = new Map();
@@ -147,9 +149,31 @@ export class SandboxCache {
     await Promise.all(this.#informers.map(([, informer]) => informer.waitForSync(signal)));
   }
 
-  /** Synced, watching without trouble, and no CR of this gateway carries `sandboxId`. */
-  idUnused(sandboxId: string): boolean {
-    return !this.#crById.has(sandboxId) && this.problem() === undefined;
+  /**
+   * Every cached CR of this gateway carrying `sandboxId`, oldest first, for a write to act on by
+   * name; an empty list when the cache holds none. Undefined while the cache cannot vouch for what
+   * it holds (not synced, or a watch failing): the caller asks the API server instead.
+   */
+  holdersOf(sandboxId: string): CachedSandbox[] | undefined {
+    if (this.problem() !== undefined) return undefined;
+    const keys = this.#crsById.get(sandboxId);
+    if (!keys) return [];
+    const crs = [...keys.values()].flatMap((key) => this.#sandboxes.get(key.namespace, key.name) ?? []);
+    return crs.sort((a, b) => createdMs(a) - createdMs(b));
+  }
+
+  /**
+   * The resourceVersion up to which the cache has taken in every change to this gateway's Sandbox
+   * CRs; undefined while the cache cannot vouch for it (see holdersOf).
+   */
+  sandboxesSeenAt(): string | undefined {
+    if (this.problem() !== undefined) return undefined;
+    return this.#sandboxes.resourceVersionSeen();
+  }
+
+  /** The cached pod of `sandboxId`, where it is; undefined when the cache holds none. */
+  podOf(sandboxId: string): ObjectKey | undefined {
+    return this.#podById.get(sandboxId);
   }
 
   /** The sandbox as cached; undefined is a miss, not proof of absence (see SandboxDriver.get). */
@@ -229,14 +253,20 @@ export class SandboxCache {
     const id = sandboxIdOf(ev.object);
     const key = keyOf(ev.object);
     if (id === undefined || key === undefined) return;
+    if (ev.type !== "deleted" && ev.old) {
+      // A CR relabelled to another id no longer holds the old one.
+      const oldId = sandboxIdOf(ev.old);
+      if (oldId !== undefined && oldId !== id) this.#unholdId(oldId, key);
+    }
     if (ev.type === "deleted") {
       unindex(this.#idByCrName, key);
+      this.#unholdId(id, key);
       this.#releaseEventsIfEmpty(key.namespace);
       const current = this.#crById.get(id);
       if (current && (current.namespace !== key.namespace || current.name !== key.name)) return;
       // The id lives on while another CR carries it (one made outside this driver): report that
       // one, not a deletion the gateway would drop the sandbox for.
-      const otherKey = keyOf(this.#sandboxes.list().find((cr) => sandboxIdOf(cr) === id) ?? {});
+      const otherKey = this.#crsById.get(id)?.values().next().value;
       if (otherKey) {
         this.#crById.set(id, otherKey);
         this.#publishIfChanged(id);
@@ -249,9 +279,18 @@ export class SandboxCache {
       return;
     }
     this.#crById.set(id, key);
+    let holders = this.#crsById.get(id);
+    if (!holders) this.#crsById.set(id, (holders = new Map()));
+    holders.set(`${key.namespace}/${key.name}`, key);
     index(this.#idByCrName, key, id);
     this.#followEvents(key.namespace);
     this.#publishIfChanged(id);
+  }
+
+  #unholdId(sandboxId: string, key: ObjectKey): void {
+    const holders = this.#crsById.get(sandboxId);
+    holders?.delete(`${key.namespace}/${key.name}`);
+    if (holders?.size === 0) this.#crsById.delete(sandboxId);
   }
 
   #onPod(ev: InformerEvent<CachedPod>): void {
@@ -325,6 +364,11 @@ export class SandboxCache {
     if (created === undefined) return Number.POSITIVE_INFINITY;
     return Math.floor(new Date(created).getTime() / 1000) * 1000;
   }
+}
+
+function createdMs(cr: CachedSandbox): number {
+  const created = cr.metadata.creationTimestamp;
+  return created === undefined ? 0 : new Date(created).getTime();
 }
 
 function keyOf(obj: { metadata?: { name?: string; namespace?: string } }): ObjectKey | undefined {

@@ -10,6 +10,7 @@ import type { RenderSettings } from "../sandbox/settings";
 import type { CreatePreflight } from "./create-preflight";
 import { DriverError } from "./errors";
 import { sandboxesPath } from "./kube-paths";
+import type { SandboxLocator, SandboxRef } from "./sandbox-locator";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
 import type { SandboxSideObjects } from "./side-objects-writer";
 import type { WorkspaceNamespaces } from "./workspace-namespaces";
@@ -28,14 +29,14 @@ export interface SandboxCreatorOptions {
   namespaces: WorkspaceNamespaces;
   preflight: CreatePreflight;
   lookup: SandboxLookup;
-  sideObjects: SandboxSideObjects;
   /**
-   * True when the cache, synced and watching, holds no CR with this id. The common case (a new
-   * sandbox) then needs no live lookup: one made outside this driver in the last moments is
-   * missed, as by any informer-backed controller; this driver's own earlier create of the id
-   * under the same name still ends as the idempotent 409 path below.
+   * The CRs the cache, synced and watching, holds with this id. The common case (a new sandbox,
+   * none) then needs no live lookup: one made outside this driver in the last moments is missed,
+   * as by any informer-backed controller; this driver's own earlier create of the id under the
+   * same name still ends as the idempotent 409 path below.
    */
-  idUnusedInCache: (sandboxId: string) => boolean;
+  locator: SandboxLocator;
+  sideObjects: SandboxSideObjects;
 }
 
 export class SandboxCreator {
@@ -45,7 +46,7 @@ export class SandboxCreator {
   readonly #preflight: CreatePreflight;
   readonly #lookup: SandboxLookup;
   readonly #sideObjects: SandboxSideObjects;
-  readonly #idUnusedInCache: (sandboxId: string) => boolean;
+  readonly #locator: SandboxLocator;
   /** The create under way for each sandbox id. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -56,7 +57,7 @@ export class SandboxCreator {
     this.#preflight = opts.preflight;
     this.#lookup = opts.lookup;
     this.#sideObjects = opts.sideObjects;
-    this.#idUnusedInCache = opts.idUnusedInCache;
+    this.#locator = opts.locator;
   }
 
   /**
@@ -83,15 +84,16 @@ export class SandboxCreator {
   /** The CR of this sandbox, as the API server has it once it exists. */
   async #createCr(sandbox: DriverSandbox): Promise<SandboxResource> {
     // The checks and the id lookup are independent reads: made together, refusals reported first.
+    const cached = this.#locator.cached(sandbox.id);
     const [checked, holders] = await Promise.allSettled([
       this.#preflight.check(sandbox),
-      this.#idUnusedInCache(sandbox.id) ? Promise.resolve<FoundSandbox[]>([]) : this.#lookup.byId(sandbox.id),
+      cached === undefined ? this.#lookup.byId(sandbox.id) : Promise.resolve(cached),
     ]);
     if (checked.status === "rejected") throw checked.reason;
     if (holders.status === "rejected") throw holders.reason;
     const validated = checked.value;
     for (const warning of validated.warnings) log.warn(warning, { sandboxId: sandbox.id });
-    const existing = holders.value;
+    const existing = cached === undefined ? (holders.value as FoundSandbox[]) : await this.#confirmCached(validated, cached);
     if (existing.length > 0) return this.#idInUse(validated, existing);
     const { kubeName: name, namespace } = validated;
     // Managed mode creates the namespace (and what sandboxes need in it) first, as upstream does.
@@ -107,6 +109,7 @@ export class SandboxCreator {
           namespace,
           name,
         });
+        this.#locator.wrote(created);
         log.info("sandbox created", { sandboxId: sandbox.id, name, namespace });
         return created;
       } catch (err) {
@@ -119,6 +122,23 @@ export class SandboxCreator {
         throw new DriverError("Aborted", `the name "${name}" in namespace "${namespace}" was taken and freed again ${attempt} times while this sandbox was being created; retry`);
       }
     }
+  }
+
+  /**
+   * The CRs the cache holds with the id, as the API server has them: a deletion under way is
+   * final, so the cache's word is enough for it; otherwise the CR the answer rests on is read by
+   * name (one GET) and, if it has moved on since the cache saw it, the id is looked up live.
+   */
+  async #confirmCached(v: ValidatedSandbox, cached: SandboxRef[]): Promise<FoundSandbox[]> {
+    if (cached.length === 0) return [];
+    const cr = cached.find((c) => c.metadata.namespace === v.namespace && c.metadata.name === v.kubeName) ?? cached[0]!;
+    const { name, namespace } = cr.metadata;
+    if (cr.metadata.deletionTimestamp) throw beingDeleted(`sandbox ${v.sandbox.id} ("${name}" in namespace "${namespace}") is being deleted`);
+    const current = await this.#lookup.byName(namespace, name);
+    if (current && current.metadata.uid === cr.metadata.uid && sandboxIdOf(current) === v.sandbox.id) {
+      return [{ ...current, metadata: { ...current.metadata, name, namespace } }];
+    }
+    return this.#lookup.byId(v.sandbox.id);
   }
 
   /** The id already has a CR: the same one is an idempotent retry, another one is refused. */

@@ -1,7 +1,8 @@
-// Sandbox CRs as the API server has them right now, not as the cache last saw them: by sandbox id
+// Sandbox CRs as the API server has them, not as the driver's cache last saw them: by sandbox id
 // (a label-selected list of exactly that id, in the driver's namespace in shared mode, else
-// cluster-wide, as upstream's `Api::all_with`) and by name. Writes act on what these return, and a
-// cache miss is confirmed here before the gateway is told a sandbox does not exist.
+// cluster-wide, as upstream's `Api::all_with`) and by name. Writes fall back to these when the
+// cache cannot vouch for an id, and a cache miss is confirmed here before the gateway is told a
+// sandbox does not exist.
 import { isKubeApiError, type KubeClient } from "../kube";
 import { sandboxIdOf, sandboxSelector, type SandboxResource } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
@@ -25,12 +26,39 @@ export class SandboxLookup {
    * The CRs of this gateway carrying exactly `sandboxId`, oldest first. Normally at most one;
    * more only if something other than this driver created a second one.
    */
-  async byId(sandboxId: string): Promise<FoundSandbox[]> {
+  byId(sandboxId: string): Promise<FoundSandbox[]> {
+    return this.#list(sandboxId, {});
+  }
+
+  /**
+   * As byId, read from the API server's watch cache at a resourceVersion no older than
+   * `notOlderThan`: what the driver's cache had seen when it missed, or the driver's own last
+   * write if that is newer, so a sandbox this driver just created is never missed.
+   *
+   * Why this read and not a consistent one (no resourceVersion): kube-apiserver answers
+   * `resourceVersionMatch=NotOlderThan` from its watch cache and never from etcd (cacher
+   * delegator, `ShouldDelegateList`), waiting only if its cache is behind that version, which it
+   * is not, since the driver's own watch came from it. Its cost is matching the id label against
+   * the objects in the watch cache's memory: no etcd range, no object decoded or encoded. A
+   * consistent list is also served from the watch cache since 1.31 (ConsistentListFromCache), but
+   * it first asks etcd for its current revision and then waits for the watch cache to reach it,
+   * which, on a collection no one is writing, takes until the next progress notification the API
+   * server requests from etcd, every 100 ms (`progressRequestPeriod`). With a `limit` and no
+   * resourceVersion, servers before 1.34 read pages from etcd, decoding every object until one
+   * matches: the fleet-wide scan this avoids. What this read can miss is what the API server's
+   * watch cache had not received from etcd when it answered (milliseconds), from a writer other
+   * than this driver.
+   */
+  byIdNotOlderThan(sandboxId: string, notOlderThan: string): Promise<FoundSandbox[]> {
+    return this.#list(sandboxId, { resourceVersion: notOlderThan, resourceVersionMatch: "NotOlderThan" });
+  }
+
+  async #list(sandboxId: string, version: { resourceVersion?: string; resourceVersionMatch?: string }): Promise<FoundSandbox[]> {
     const scope = lookupNamespace(this.#settings);
     const list = await this.#client.request<{ items: SandboxResource[] }>({
       verb: "list",
       path: sandboxesPath(this.#settings.apiVersion, scope),
-      query: { labelSelector: sandboxSelector(this.#settings.gatewayId, sandboxId) },
+      query: { labelSelector: sandboxSelector(this.#settings.gatewayId, sandboxId), ...version },
       resource: RESOURCE,
       ...(scope === undefined ? {} : { namespace: scope }),
     });

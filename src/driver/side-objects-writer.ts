@@ -61,8 +61,8 @@ export class SandboxSideObjects {
     await recordWarning(this.#client, created, EXPOSURE_FAILED, message);
   }
 
-  /** After the CR's delete: the ServiceAccount annotations it added. Best effort, never throws. */
-  async forget(deleted: SandboxResource): Promise<void> {
+  /** After the CR's delete: the ServiceAccount annotations it added (named by its metadata). Best effort, never throws. */
+  async forget(deleted: Pick<SandboxResource, "metadata">): Promise<void> {
     let annotations: Record<string, string>;
     try {
       annotations = this.#platform.serviceAccountAnnotations(deleted);
@@ -79,7 +79,7 @@ export class SandboxSideObjects {
     }
   }
 
-  async #patchServiceAccount(sandbox: SandboxResource, annotations: Record<string, string | null>): Promise<void> {
+  async #patchServiceAccount(sandbox: Pick<SandboxResource, "metadata">, annotations: Record<string, string | null>): Promise<void> {
     const namespace = sandbox.metadata.namespace ?? "";
     const name = this.#serviceAccount();
     await this.#client.request({

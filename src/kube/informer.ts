@@ -81,6 +81,14 @@ export class Informer<T extends ObjectMetaLike, S extends ObjectMetaLike = T> {
     return this.cache.get(cacheKey(namespace, name));
   }
 
+  /**
+   * The resourceVersion of the last list, event or bookmark taken in: the cache holds every change
+   * the API server had made up to it. Undefined before the first sync.
+   */
+  resourceVersionSeen(): string | undefined {
+    return this.synced ? this.resourceVersion : undefined;
+  }
+
   /** The most recent failure since the last successful list or accepted watch; undefined when healthy. */
   lastError(): string | undefined {
     return this.error;

@@ -46,7 +46,7 @@ export class KubernetesAdapter implements PlatformAdapter {
     return [];
   }
 
-  serviceAccountAnnotations(_created: SandboxResource): Record<string, string> {
+  serviceAccountAnnotations(_created: Pick<SandboxResource, "metadata">): Record<string, string> {
     return {};
   }
 }

@@ -78,7 +78,7 @@ export interface PlatformAdapter {
    * Pure: annotations the sandbox pods' ServiceAccount needs for this sandbox (OpenShift OAuth
    * redirect references); merged onto it after create, removed again on delete. Empty = none.
    */
-  serviceAccountAnnotations(created: SandboxResource): Record<string, string>;
+  serviceAccountAnnotations(created: Pick<SandboxResource, "metadata">): Record<string, string>;
 }
 
 /** The driver cannot work on this platform with these flags; `fix` is the command or flag to change. */

@@ -11,7 +11,7 @@ const SANDBOXES = 100;
 test("the real-cluster bench at 100 sandboxes runs every phase, serves all 100 under load from both clients, and leaves nothing behind", async () => {
   const result = await runClusterBench({ sandboxes: SANDBOXES, seconds: 0.3, inFlight: [1, 16], createSamples: 10 });
 
-  expect(result.phases).toEqual(["idle", "empty", "create", "bulk", "list", "start", "load", "cleanup"]);
+  expect(result.phases).toEqual(["idle", "empty", "create", "bulk", "list", "start", "load", "writes", "cleanup"]);
   expect(result.created).toBe(SANDBOXES);
   expect(result.podsSeen).toBe(SANDBOXES);
   expect(result.servedCount).toBe(SANDBOXES);
@@ -23,6 +23,9 @@ test("the real-cluster bench at 100 sandboxes runs every phase, serves all 100 u
     expect({ cell: `${r.client} ${r.op} ${r.inFlight}`, errors: r.errors }).toEqual({ cell: `${r.client} ${r.op} ${r.inFlight}`, errors: {} });
     expect(r.calls).toBeGreaterThan(0);
   }
+  // Stop, Start, Delete and a Get miss, each through the driver and raw, at 1 and 16 in flight.
+  expect(result.writes?.cells.map((c) => `${c.op} ${c.inFlight}`)).toHaveLength(5 * 2);
+  for (const c of result.writes!.cells) expect(c.driver.calls).toBeGreaterThan(0);
   expect(result.leftBehind).toEqual({ sandboxes: 0, pods: 0 });
   const selector = `openshell.ai/gateway-id=${result.gatewayId}`;
   for (const kind of ["sandboxes.agents.x-k8s.io", "pods", "pvc"]) {

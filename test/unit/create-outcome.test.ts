@@ -205,15 +205,31 @@ describe("creates once the cache is synced", () => {
     }
   });
 
-  test("an id the cache holds under another name is still ALREADY_EXISTS, confirmed by a live lookup", async () => {
+  test("an id the cache holds under another name is still ALREADY_EXISTS, confirmed by reading that CR by name, not by a list", async () => {
     api.put(sandboxCr({ id: "sb-1", name: "first" }));
     const synced = await syncedDriver();
     try {
       expect(synced.cache.get("sb-1")).toBeDefined();
       const err = await driverError(synced.create(sandbox("sb-1", "second")), "AlreadyExists");
       expect(err.message).toContain('"first"');
-      expect(idLookups()).toHaveLength(1);
+      expect(idLookups()).toEqual([]);
+      expect(api.requests.filter((r) => r.startsWith("GET ") && r.includes("/sandboxes/alice--first"))).toHaveLength(1);
       expect(api.posts()).toEqual([]);
+    } finally {
+      await synced.stop();
+    }
+  });
+
+  test("an id the cache holds under another name that was deleted meanwhile is looked up live, and the create goes ahead", async () => {
+    api.put(sandboxCr({ id: "sb-1", name: "first" }));
+    const synced = await syncedDriver();
+    try {
+      api.holdSandboxWatch(true);
+      api.sandboxes.delete("openshell/alice--first");
+      await synced.create(sandbox("sb-1", "second"));
+      expect(idLookups()).toHaveLength(1);
+      expect(api.posts()).toHaveLength(1);
+      api.holdSandboxWatch(false);
     } finally {
       await synced.stop();
     }

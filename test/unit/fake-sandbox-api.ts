@@ -1,8 +1,10 @@
 // An in-memory stand-in for the parts of kube-apiserver the driver uses for sandboxes, served over
 // real HTTP so the driver's own KubeClient (deadlines, transport errors) is what talks to it.
 // Sandboxes are stored and listed by label selector (equality terms only, anything else is a
-// 400 as the real server's parse error would be); pods, events and nodes are empty lists; other
-// writes are accepted and recorded with their bodies. It can be told to misbehave: refuse or fail
+// 400 as the real server's parse error would be), merge-patched and deleted by name with the
+// real server's UID checks (a patch naming another uid is 422, a delete precondition on another
+// uid 409); pods, events and nodes are empty lists; other writes are accepted and recorded with
+// their bodies. It counts the requests each call makes (`requestsSince`). It can be told to misbehave: refuse or fail
 // any request, hold back sandbox watch events, commit a create and then drop the connection or
 // never answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -17,6 +19,8 @@ export interface FakeRequest {
   resource: "sandboxes" | "pods" | "events" | "namespaces" | "nodes" | "runtimeclasses" | "other";
   watch: boolean;
   labelSelector: string;
+  /** `resourceVersionMatch` of a list, "" when none. */
+  resourceVersionMatch: string;
 }
 
 /**
@@ -45,8 +49,8 @@ export class FakeSandboxApi {
   readonly otherWrites: { method: string; path: string; body: any }[] = [];
   readonly sandboxes = new Map<string, Obj>();
   readonly nextCreate: CreateScript[] = [];
-  /** Answer with this status instead, when it returns one. */
-  fail: (req: FakeRequest) => number | undefined = () => undefined;
+  /** Answer with this status (and message) instead, when it returns one. */
+  fail: (req: FakeRequest) => number | { code: number; message: string } | undefined = () => undefined;
   #holdWatch = false;
   readonly #held: string[] = [];
   readonly #watches = new Set<OpenWatch>();
@@ -105,6 +109,22 @@ export class FakeSandboxApi {
     return this.requests.filter((r) => r.startsWith("POST "));
   }
 
+  /**
+   * The requests made since `mark` (an index into `requests`), by kind, leaving out the
+   * informers' watches: `LIST` is a GET of a collection, `GET` one of a named object.
+   */
+  requestsSince(mark: number): Record<"LIST" | "GET" | "PATCH" | "DELETE" | "POST", number> {
+    const counts = { LIST: 0, GET: 0, PATCH: 0, DELETE: 0, POST: 0 };
+    for (const r of this.requests.slice(mark)) {
+      const [method, target = ""] = r.split(" ");
+      if (target.includes("watch=1")) continue;
+      const path = target.split("?")[0]!;
+      if (method === "GET") counts[isCollection(path) ? "LIST" : "GET"]++;
+      else if (method === "PATCH" || method === "DELETE" || method === "POST") counts[method]++;
+    }
+    return counts;
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
@@ -114,8 +134,9 @@ export class FakeSandboxApi {
     const labelSelector = url.searchParams.get("labelSelector") ?? "";
     const route = routeOf(url.pathname);
     if (route.resource !== "sandboxes" && req.method !== "GET") this.otherWrites.push({ method: req.method ?? "", path: url.pathname, body: body === "" ? undefined : JSON.parse(body) });
-    const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector });
-    if (status !== undefined) return reply(res, status, statusBody(status, "injected failure"));
+    const status = this.fail({ method: req.method ?? "GET", resource: route.resource, watch, labelSelector, resourceVersionMatch: url.searchParams.get("resourceVersionMatch") ?? "" });
+    if (typeof status === "number") return reply(res, status, statusBody(status, "injected failure"));
+    if (status !== undefined) return reply(res, status.code, statusBody(status.code, status.message));
     // A control plane with WatchList off: informers fall back to one LIST from the watch cache.
     if (watch && url.searchParams.get("sendInitialEvents") === "true") {
       return reply(res, 422, statusBody(422, "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"));
@@ -139,8 +160,20 @@ export class FakeSandboxApi {
     const existing = this.sandboxes.get(`${route.namespace}/${route.name}`);
     if (!existing) return reply(res, 404, statusBody(404, `sandboxes "${route.name}" not found`));
     if (req.method === "DELETE") {
+      const uid = body === "" ? undefined : (JSON.parse(body) as { preconditions?: { uid?: string } }).preconditions?.uid;
+      if (uid !== undefined && uid !== existing.metadata.uid) {
+        return reply(res, 409, statusBody(409, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing.metadata.uid}`));
+      }
       this.sandboxes.delete(key(existing));
       this.#broadcast("DELETED", existing);
+    }
+    if (req.method === "PATCH") {
+      const patch = JSON.parse(body) as { metadata?: { uid?: string } };
+      // metadata.uid is immutable: a patch naming another object's uid is invalid.
+      if (patch.metadata?.uid !== undefined && patch.metadata.uid !== existing.metadata.uid) {
+        return reply(res, 422, statusBody(422, `Sandbox.agents.x-k8s.io "${route.name}" is invalid: metadata.uid: Invalid value: "${patch.metadata.uid}": field is immutable`));
+      }
+      return reply(res, 200, this.put(mergePatch(existing, patch) as Obj));
     }
     return reply(res, 200, existing);
   }
@@ -187,6 +220,21 @@ export class FakeSandboxApi {
   }
 }
 
+/** RFC 7386: objects merge key by key, null removes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+function isCollection(path: string): boolean {
+  return /\/(sandboxes|pods|events|nodes)$/.test(path);
+}
+
 function routeOf(path: string): { resource: FakeRequest["resource"]; namespace?: string; name?: string } {
   let m = new RegExp(`^${GROUP}(?:/namespaces/([^/]+))?/sandboxes(?:/([^/]+))?$`).exec(path);
   if (m) return { resource: "sandboxes", ...(m[1] ? { namespace: m[1] } : {}), ...(m[2] ? { name: m[2] } : {}) };
@@ -224,7 +272,7 @@ function key(obj: Obj): string {
 }
 
 function statusBody(code: number, message: string): object {
-  const reason = code === 404 ? "NotFound" : code === 403 ? "Forbidden" : code === 409 ? "Conflict" : code === 400 ? "BadRequest" : "InternalError";
+  const reason = code === 404 ? "NotFound" : code === 403 ? "Forbidden" : code === 409 ? "Conflict" : code === 400 ? "BadRequest" : code === 422 ? "Invalid" : "InternalError";
   return { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message };
 }
 

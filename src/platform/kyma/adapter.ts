@@ -114,7 +114,7 @@ export class KymaAdapter implements PlatformAdapter {
     return kymaSideObjects(created, { kind: expose, port: exposePort, gateway: kymaGateway, domain: this.domain?.domain ?? "" });
   }
 
-  serviceAccountAnnotations(_created: SandboxResource): Record<string, string> {
+  serviceAccountAnnotations(_created: Pick<SandboxResource, "metadata">): Record<string, string> {
     return {};
   }
 

@@ -133,7 +133,7 @@ export class OpenShiftAdapter implements PlatformAdapter {
     ];
   }
 
-  serviceAccountAnnotations(created: SandboxResource): Record<string, string> {
+  serviceAccountAnnotations(created: Pick<SandboxResource, "metadata">): Record<string, string> {
     if (this.platform.expose !== "route" || !this.platform.openshiftOauthProxy) return {};
     return oauthRedirectAnnotation(created.metadata.name ?? "");
   }
