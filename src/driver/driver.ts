@@ -73,7 +73,7 @@ export class SandboxDriver {
       alwaysRead: platform.checksNamespace,
       labels: platform.namespaceLabels(),
     });
-    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform, this.#lookup, opts.podFeatures);
+    this.#preflight = new CreatePreflight(client, settings, this.#namespaces, platform, lookup, opts.podFeatures);
     const sideObjects = new SandboxSideObjects(client, platform, settings.serviceAccountName);
     this.#creator = new SandboxCreator({
       client,

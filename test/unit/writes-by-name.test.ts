@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { SandboxDriver } from "../../src/driver/driver";
 import { DriverError } from "../../src/driver/errors";
 import { FakeSandboxApi, sandboxCr } from "./fake-sandbox-api";
-import { makeSandbox, makeSettings } from "./fixtures";
+import { keptPodFeatures, makeSandbox, makeSettings } from "./fixtures";
 import { plainKubernetes } from "./platform-fixtures";
 import { eventually as eventuallyEvery } from "../support/cluster";
 
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 async function syncedDriver(): Promise<SandboxDriver> {
-  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), stopTimeoutMs: 5000 });
+  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
   drivers.push(driver);
   driver.start();
   await driver.cache.waitForSync();
