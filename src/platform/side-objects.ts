@@ -21,7 +21,9 @@ export function exposureName(crName: string): string {
   const name = `${PREFIX}${crName}`;
   if (name.length <= MAX_NAME) return name;
   const hash = createHash("sha256").update(crName).digest("hex").slice(0, HASH_LENGTH);
-  return `${name.slice(0, MAX_NAME - HASH_LENGTH - 1).replace(/-+$/, "")}-${hash}`;
+  // The cut part keeps no '--': a joined name that fits always has one, so a cut-and-hashed name
+  // can never equal another sandbox's uncut one (an OpenShift Route host claimed first wins).
+  return `${name.slice(0, MAX_NAME - HASH_LENGTH - 1).replace(/-{2,}/g, "-").replace(/-+$/, "")}-${hash}`;
 }
 
 /** Throws if the CR has no uid yet: only a created CR can own anything. */

@@ -150,6 +150,19 @@ describe("side objects of --expose route (golden files)", () => {
     expect(host("a-b", "c")).not.toBe(host("a", "b-c"));
   });
 
+  test("outside shared mode a long host cut and hashed never equals another workspace's uncut host", () => {
+    const host = (name: string, namespace: string) =>
+      routeHost({ apiVersion: "agents.x-k8s.io/v1beta1", kind: "Sandbox", metadata: { name, namespace }, spec: { podTemplate: { spec: { containers: [] } } } }, "apps.example.com", "managed");
+    // The victim's `sb-{name}--{namespace}` is over 63 characters, so it is cut and hashed.
+    const victim = host("notebook", "openshell-prod-data-science-platform-engineering-research")!;
+    const label = victim.split(".")[0]!;
+    expect(label.length).toBeLessThanOrEqual(63);
+    expect(label).not.toContain("--");
+    // The attacker picks the namespace that would spell the victim's label out uncut.
+    const forged = label.replace(/^sb-notebook-+/, "");
+    expect(host("notebook", forged)).not.toBe(victim);
+  });
+
   test("with the OAuth proxy: a cookie Secret, a Service on the proxy port with a serving certificate, and a reencrypt Route", () => {
     const { cr } = rendered(makeSettings({ workspaceMode: "managed" }), OPENSHIFT_RANGES);
     const proxied = adapter({ expose: "route", openshiftOauthProxy: true });

@@ -36,6 +36,8 @@ const refusedAnnotations = [
   "sidecar.istio.io/inject",
   "traffic.sidecar.istio.io/excludeOutboundIPRanges",
   "k8s.v1.cni.cncf.io/networks",
+  "v1.multus-cni.io/default-network",
+  "dev.gvisor.spec.mount.shared.share",
   "container.apparmor.security.beta.kubernetes.io/agent",
   "seccomp.security.alpha.kubernetes.io/pod",
   "openshift.io/required-scc",
@@ -163,6 +165,7 @@ describe("placement stays inside what the operator gave", () => {
     ["a cordoned node's taint", { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }, "key"],
     ["an unreachable node's NoExecute taint", { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" }, "key"],
     ["any NoExecute taint", { key: "dedicated", operator: "Equal", value: "x", effect: "NoExecute" }, "effect"],
+    ["a taint with no effect named, which tolerates NoExecute too", { key: "dedicated", operator: "Exists" }, "effect"],
   ];
   test.each(refusedTolerations)("a toleration of %s is refused", (_, toleration, part) => {
     for (const [sandbox, path] of [
@@ -249,6 +252,24 @@ describe("every GPU kind is behind --gpu-support and the capacity check", () => 
     const placement = { nodeSelector: {}, tolerations: [] };
     expect(() => checkGpuCapacity(2, [node("whole", { "nvidia.com/gpu": "8" })], [], placement, kind)).toThrow("no node reports nvidia.com/mig-1g.5gb");
     expect(() => checkGpuCapacity(2, [node("mig", { "nvidia.com/mig-1g.5gb": "7" })], [], placement, kind)).not.toThrow();
+  });
+});
+
+describe("devices reach a sandbox only through the scheduler", () => {
+  test.each([
+    ["NVIDIA_VISIBLE_DEVICES", "spec", "sandbox.spec.environment"],
+    ["AMD_VISIBLE_DEVICES", "template", "sandbox.spec.template.environment"],
+  ])("%s in the request's environment is refused, whatever --gpu-support says", (name, where, path) => {
+    const env = { [name]: "all" };
+    const sandbox = where === "spec" ? makeSandbox({ spec: { environment: env } }) : makeSandbox({ spec: { template: { environment: env } } });
+    for (const gpuSupport of [false, true]) {
+      const err = expectRejection(() => validateSandbox(sandbox, makeSettings({ gpuSupport })), "PermissionDenied", `${path}["${name}"]`);
+      expect(err.message).toContain("no driver flag allows it");
+    }
+  });
+
+  test("CUDA_VISIBLE_DEVICES, which only filters inside the process, is accepted", () => {
+    expect(() => validateSandbox(makeSandbox({ spec: { environment: { CUDA_VISIBLE_DEVICES: "0" } } }), makeSettings())).not.toThrow();
   });
 });
 

@@ -9,6 +9,7 @@ import { PLATFORM_CONFIG_PATH } from "../platform-config";
 import { buildAgentResources } from "../resources";
 import type { RenderSettings } from "../settings";
 import type { ValidatedSandbox } from "../validate";
+import { checkDeviceSelectionEnv } from "./device-selection-env";
 import { gpuDemandOf, type GpuDemand } from "./gpu-resources";
 import { refuseMetadataKey, type MetadataKind } from "./metadata-keys";
 import { policyRefusal } from "./refusal";
@@ -27,6 +28,7 @@ type PolicySettings = Pick<
 /** Throws the first refusal; returns the sandbox's GPU demand (undefined = none) for the capacity check. */
 export function enforceRequestPolicy(v: Omit<ValidatedSandbox, "gpu">, settings: PolicySettings): GpuDemand | undefined {
   checkTextValues(v.sandbox, v.platformConfig);
+  checkDeviceSelectionEnv(v.sandbox);
   const policy = settings.requestPolicy;
   checkMetadataKeys(v.platformConfig.annotations, `${PLATFORM_CONFIG_PATH}.annotations`, "annotation", policy.allowedAnnotationPrefixes);
   const labels = v.sandbox.spec?.template?.labels ?? {};

@@ -37,6 +37,7 @@ const ACTED_ON: readonly KeyRule[] = [
   { domain: "x-k8s.io", reader: "Kubernetes SIG projects (Kueue, Cluster API, agent-sandbox) act on it" },
   { domain: "istio.io", reader: "Istio's sidecar injector and proxy act on it (inject, userVolume, proxyImage, traffic capture)" },
   { domain: "cni.cncf.io", reader: "Multus attaches the networks it names, which NetworkPolicy does not cover" },
+  { domain: "multus-cni.io", reader: "Multus replaces the pod's default network with the one it names, out of NetworkPolicy's reach" },
   { domain: "openshift.io", reader: "OpenShift's SCC admission and platform controllers act on it" },
   { domain: "linkerd.io", reader: "Linkerd's proxy injector acts on it" },
   { domain: "kuma.io", reader: "Kuma's sidecar injector acts on it" },
@@ -64,6 +65,7 @@ const ACTED_ON: readonly KeyRule[] = [
   { namePrefix: "io.katacontainers.", reader: "Kata Containers reads it (hypervisor, kernel and VM settings)" },
   { namePrefix: "io.containerd.", reader: "containerd reads it" },
   { namePrefix: "run.oci.", reader: "crun reads it (groups, handlers)" },
+  { namePrefix: "dev.gvisor.", reader: "gVisor's runsc reads it where containerd passes pod annotations on (sandbox and mount settings)" },
   { namePrefix: "io.podman.", reader: "Podman reads it" },
 ];
 

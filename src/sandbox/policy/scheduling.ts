@@ -80,10 +80,12 @@ function checkTolerations(tolerations: readonly V1Toleration[], path: string, se
       });
     }
     if (allowed.includes(key)) return;
-    const why = refusedTaintKey(key) ?? (toleration.effect === "NoExecute" ? NO_EXECUTE : undefined);
+    // An empty effect tolerates every effect of the key, NoExecute included.
+    const toleratesNoExecute = !toleration.effect || toleration.effect === "NoExecute";
+    const why = refusedTaintKey(key) ?? (toleratesNoExecute ? NO_EXECUTE : undefined);
     if (why === undefined) return;
     throw policyRefusal({
-      field: toleration.effect === "NoExecute" && !refusedTaintKey(key) ? `${at}.effect` : `${at}.key`,
+      field: toleratesNoExecute && !refusedTaintKey(key) ? `${at}.effect` : `${at}.key`,
       what: `a toleration of taint '${key}'${toleration.effect ? ` (${toleration.effect})` : ""}`,
       why,
       allowWith: { flag: "allowed-toleration-keys", entry: key },
