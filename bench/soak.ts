@@ -246,8 +246,12 @@ class Soak {
   }
 }
 
+/** The driver's own figures; NaN (a gap in the figure, not a zero) when /metrics does not answer in 10 s. */
 async function metricsOf(port: number): Promise<{ heapUsedMiB: number; watchStreams: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) }).then(
+    (r) => r.text(),
+    () => "",
+  );
   const value = (name: string) => Number(new RegExp(`^openshell_driver_${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   return { heapUsedMiB: value("nodejs_heap_size_used_bytes") / 2 ** 20, watchStreams: value("watch_streams") };
 }
@@ -304,18 +308,24 @@ export async function runSoak(durationMs: number, pool: number, log: (line: stri
     const startedAt = performance.now();
     await Bun.sleep(2000);
     for (let minute = 0; ; minute++) {
-      const memory = memoryMiB(proc.pid);
-      const metrics = await metricsOf(healthPort);
-      const sample: SoakSample = { minute, rssMiB: memory.rss, ...metrics, fds: readdirSync(`/proc/${proc.pid}/fd`).length, ...soak.takeMinute() };
+      if (proc.exitCode !== null) {
+        endedEarly = `the driver exited with ${proc.exitCode} (log: ${driverLog})`;
+        break;
+      }
+      let sample: SoakSample;
+      try {
+        const metrics = await metricsOf(healthPort);
+        sample = { minute, rssMiB: memoryMiB(proc.pid).rss, ...metrics, fds: readdirSync(`/proc/${proc.pid}/fd`).length, ...soak.takeMinute() };
+      } catch (err) {
+        // /proc/PID is gone: the driver exited between the check above and here.
+        endedEarly = `the driver could not be sampled (exit code ${proc.exitCode}): ${(err as Error).message} (log: ${driverLog})`;
+        break;
+      }
       samples.push(sample);
       log(JSON.stringify(sample));
       const next = startedAt + (minute + 1) * SAMPLE_MS;
       if (soak.stop.signal.aborted || next > startedAt + durationMs + 1000) break;
       await sleep(next - performance.now(), soak.stop.signal);
-      if (proc.exitCode !== null) {
-        endedEarly = `the driver exited with ${proc.exitCode} (log: ${driverLog})`;
-        break;
-      }
       if (soak.stop.signal.aborted) break;
     }
   } finally {
