@@ -57,7 +57,7 @@ const gaugeValue = async (metrics: ReturnType<typeof createMetrics>) =>
   Number(/^openshell_driver_list_reply_bytes (\S+)$/m.exec(await metrics.registry.metrics())?.[1]);
 
 /**
- * A Ready sandbox as the gateway names it (a UUID id, a two-word name) and as agent-sandbox v1.0.1
+ * A Ready sandbox as the gateway names it (a UUID id, a two-word name) and as agent-sandbox (v0.5.6, v1.0.1)
  * reports it: Ready, Suspended and PodScheduled, each with its transition time. Its Ready message is
  * "Pod is Ready" for the CRs the driver renders (no Service), "…; Service Exists" when one exists.
  */
