@@ -10,6 +10,7 @@
 // The driver runs as a copy of dist/ (so a rebuild during the run does not touch it) with the
 // least-privileged identity, its log under the run's scratch directory. SIGINT/SIGTERM end the
 // run early and still save what was sampled. Everything it made is deleted by its gateway label.
+// Env: SOAK_POOL, SOAK_DRIVER_BIN (another build), SOAK_KUBECONFIG (another identity's kubeconfig).
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Subprocess } from "bun";
@@ -277,7 +278,7 @@ export async function runSoak(durationMs: number, pool: number, log: (line: stri
   chmodSync(binary, 0o755);
   // A copy: other runs rewrite the shared driver.kubeconfig with a new token while this one runs.
   const kubeconfig = join(scratch, "driver.kubeconfig");
-  copyFileSync(driverKubeconfig(), kubeconfig);
+  copyFileSync(process.env.SOAK_KUBECONFIG ?? driverKubeconfig(), kubeconfig);
   const fixture = await BenchSandboxes.open(run, run, kubeconfig);
   fixture.createClaim();
   const socket = join(scratch, "driver.sock");
