@@ -18,6 +18,10 @@ export interface SoakSample {
   /** Write sent → its watch event seen, over the minute's creates and deletes on the steady watches. */
   lagP50Ms: number;
   lagMaxMs: number;
+  /** The same, of creates only (POST → the informer's ADDED → every stream). */
+  createLagP50Ms: number;
+  /** Of deletes only: → the first event naming it (deleting, or deleted once its CR is gone). */
+  deleteLagP50Ms: number;
   lagSamples: number;
   /** Sandboxes the last ListSandboxes of the minute returned. */
   listed: number;
@@ -90,6 +94,8 @@ export const SOAK_FIGURES: SoakFigure[] = [
   { what: "WatchSandboxes streams", unit: "", digits: 0, value: (s) => s.watchStreams },
   { what: "event lag p50", unit: "ms", digits: 0, value: (s) => s.lagP50Ms },
   { what: "event lag max", unit: "ms", digits: 0, value: (s) => s.lagMaxMs },
+  { what: "event lag p50, creates", unit: "ms", digits: 0, value: (s) => s.createLagP50Ms },
+  { what: "event lag p50, deletes", unit: "ms", digits: 0, value: (s) => s.deleteLagP50Ms },
   { what: "sandboxes listed", unit: "", digits: 0, value: (s) => s.listed },
 ];
 

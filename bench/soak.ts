@@ -64,6 +64,7 @@ const sleep = (ms: number, stop: AbortSignal) =>
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 interface Probe {
+  kind: "create" | "delete";
   sentAt: number;
   waiting: Set<number>;
 }
@@ -73,7 +74,7 @@ class Soak {
   readonly live = new Set<string>();
   #calls: Record<string, number> = {};
   #errors: Record<string, number> = {};
-  #lags: number[] = [];
+  #lags: { kind: Probe["kind"]; ms: number }[] = [];
   #missed = 0;
   #listed = 0;
   readonly probes = new Map<string, Probe>();
@@ -99,9 +100,9 @@ class Soak {
     }
   }
 
-  probe(key: string): void {
+  probe(kind: Probe["kind"], id: string): void {
     const steady = new Set(Array.from({ length: WATCHES }, (_, i) => i).filter((i) => i !== RECONNECTING));
-    this.probes.set(key, { sentAt: performance.now(), waiting: steady });
+    this.probes.set(`${kind} ${id}`, { kind, sentAt: performance.now(), waiting: steady });
   }
 
   /** An event on watch `index`: the lag of every write it is the first sign of on that watch. */
@@ -111,7 +112,7 @@ class Soak {
     const settle = (key: string) => {
       const p = this.probes.get(key);
       if (!p || !p.waiting.delete(index)) return;
-      this.#lags.push(now - p.sentAt);
+      this.#lags.push({ kind: p.kind, ms: now - p.sentAt });
       if (p.waiting.size === 0) this.probes.delete(key);
     };
     if (ev.payload.case === "sandbox") {
@@ -131,7 +132,7 @@ class Soak {
     for (let generation = 0; !stop.aborted; generation++) {
       const name = `${this.run.slice(-6)}-${index}-${generation}`;
       const id = `${this.run}-${index}-${generation}`;
-      this.probe(`create ${id}`);
+      this.probe("create", id);
       const created = await this.call("CreateSandbox", () => client.createSandbox({ sandbox: this.request(id, name) }));
       if (!created) {
         this.probes.delete(`create ${id}`);
@@ -147,7 +148,9 @@ class Soak {
       await this.call("StartSandbox", () => client.startSandbox({ sandboxId: id }));
       await sleep(between(5000, 15_000), stop);
       if (stop.aborted) break;
-      this.probe(`delete ${id}`);
+      this.probe("delete", id);
+      // Gets from now on would read NOT_FOUND as the deletion ends: the readers leave it alone.
+      this.live.delete(id);
       if (!(await this.call("DeleteSandbox", () => client.deleteSandbox({ sandboxId: id })))) this.probes.delete(`delete ${id}`);
       // The slot is free once the sandbox is gone, so at most POOL are ever alive.
       for (let i = 0; i < 120 && !stop.aborted; i++) {
@@ -222,17 +225,20 @@ class Soak {
   }
 
   /** The minute's churn figures; the counters start again. */
-  takeMinute(): Pick<SoakSample, "lagP50Ms" | "lagMaxMs" | "lagSamples" | "listed" | "calls" | "errors" | "missedEvents"> {
+  takeMinute(): Pick<SoakSample, "lagP50Ms" | "lagMaxMs" | "createLagP50Ms" | "deleteLagP50Ms" | "lagSamples" | "listed" | "calls" | "errors" | "missedEvents"> {
     const now = performance.now();
     for (const [key, p] of this.probes) {
       if (now - p.sentAt < MISSED_AFTER_MS) continue;
       this.#missed += p.waiting.size;
       this.probes.delete(key);
     }
-    const lags = this.#lags;
+    const lags = this.#lags.map((l) => l.ms);
+    const of = (kind: Probe["kind"]) => this.#lags.filter((l) => l.kind === kind).map((l) => l.ms);
     const out = {
       lagP50Ms: quantile(lags, 0.5),
       lagMaxMs: lags.length ? Math.max(...lags) : Number.NaN,
+      createLagP50Ms: quantile(of("create"), 0.5),
+      deleteLagP50Ms: quantile(of("delete"), 0.5),
       lagSamples: lags.length,
       listed: this.#listed,
       calls: this.#calls,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { slope, slopePerHour, soakSection, sparkline, quantile, type SoakResult, type SoakSample } from "../../bench/soak-report";
 
 function sample(minute: number, over: Partial<SoakSample> = {}): SoakSample {
-  return { minute, rssMiB: 100, heapUsedMiB: 20, fds: 30, watchStreams: 8, lagP50Ms: 40, lagMaxMs: 90, lagSamples: 10, listed: 16, calls: { GetSandbox: 240 }, errors: {}, missedEvents: 0, ...over };
+  return { minute, rssMiB: 100, heapUsedMiB: 20, fds: 30, watchStreams: 8, lagP50Ms: 40, lagMaxMs: 90, createLagP50Ms: 30, deleteLagP50Ms: 50, lagSamples: 10, listed: 16, calls: { GetSandbox: 240 }, errors: {}, missedEvents: 0, ...over };
 }
 
 describe("soak figures", () => {
