@@ -263,13 +263,17 @@ async function metricsOf(port: number): Promise<{ heapUsedMiB: number; watchStre
   return { heapUsedMiB: value("nodejs_heap_size_used_bytes") / 2 ** 20, watchStreams: value("watch_streams") };
 }
 
+/**
+ * Until /readyz answers 200. Generous: on a loaded shared machine the API server's watch cache can
+ * fall seconds behind etcd, and a consistent list from it ("Too large resource version") waits.
+ */
 async function waitReady(proc: Subprocess, port: number): Promise<void> {
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 600_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`the driver exited with ${proc.exitCode} before it was ready`);
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
     if (ok) return;
-    if (Date.now() > deadline) throw new Error("the driver was not ready after 120 s");
+    if (Date.now() > deadline) throw new Error("the driver was not ready after 600 s");
     await Bun.sleep(200);
   }
 }
