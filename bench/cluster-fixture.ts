@@ -145,6 +145,13 @@ export class BenchSandboxes {
    * until no sandbox or pod is left.
    */
   async cleanUp(timeoutMs: number): Promise<{ sandboxes: number; pods: number }> {
+    const left = await this.deleteSandboxes(timeoutMs);
+    kubectl(["delete", "pvc", "-n", NAMESPACE, this.claim, "--ignore-not-found", "--timeout=60s"]);
+    return left;
+  }
+
+  /** The sandboxes of cleanUp, without the claim: returns what is left once none is, or at `timeoutMs`. */
+  async deleteSandboxes(timeoutMs: number): Promise<{ sandboxes: number; pods: number }> {
     const listed = await again(() => this.driver.listAll<{ metadata: { name: string } }>({ path: SANDBOXES, query: { labelSelector: this.selector }, resource: "sandboxes" }, 500));
     const names = listed!.map((cr) => cr.metadata.name);
     const worker = async () => {
@@ -158,7 +165,6 @@ export class BenchSandboxes {
     await Promise.all(Array.from({ length: 32 }, worker));
     const sandboxes = await this.waitForCount("sandboxes", 0, timeoutMs);
     const pods = await this.waitForCount("pods", 0, timeoutMs);
-    kubectl(["delete", "pvc", "-n", NAMESPACE, this.claim, "--ignore-not-found", "--timeout=60s"]);
     return { sandboxes, pods };
   }
 

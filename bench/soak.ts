@@ -10,7 +10,8 @@
 // The driver runs as a copy of dist/ (so a rebuild during the run does not touch it) with the
 // least-privileged identity, its log under the run's scratch directory. SIGINT/SIGTERM end the
 // run early and still save what was sampled. Everything it made is deleted by its gateway label.
-// Env: SOAK_POOL, SOAK_DRIVER_BIN (another build), SOAK_KUBECONFIG (another identity's kubeconfig).
+// Env: SOAK_POOL, SOAK_DRIVER_BIN (another build); SOAK_KUBECONFIG and SOAK_ADMIN_KUBECONFIG (the
+// driver's identity and an admin, for the shared claim) to run against another control plane.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Subprocess } from "bun";
@@ -19,12 +20,12 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codeName } from "../test/chaos/chaos-kit";
-import { driverKubeconfig } from "../test/support/cluster";
+import { clusterState, driverKubeconfig } from "../test/support/cluster";
 import { freePort } from "../test/support/driver-process";
 import { DRIVER_BIN } from "../test/support/paths";
 import { sandboxRequest, TEST_IMAGE } from "../test/support/requests";
 import { ComputeDriver, type WatchSandboxesEvent } from "../src/gen/compute_driver_pb";
-import { BenchSandboxes, NAMESPACE } from "./cluster-fixture";
+import { BenchSandboxes, kubeClientFor, NAMESPACE } from "./cluster-fixture";
 import { memoryMiB } from "./driver-timing";
 import { provenance, saveResult } from "./report";
 import { quantile, type SoakResult, type SoakSample } from "./soak-report";
@@ -290,7 +291,15 @@ export async function runSoak(durationMs: number, pool: number, log: (line: stri
   const kubeconfig = join(scratch, "driver.kubeconfig");
   copyFileSync(process.env.SOAK_KUBECONFIG ?? driverKubeconfig(), kubeconfig);
   const fixture = await BenchSandboxes.open(run, run, kubeconfig);
-  fixture.createClaim();
+  const admin = await kubeClientFor(process.env.SOAK_ADMIN_KUBECONFIG ?? clusterState().kubeconfig);
+  const claims = `/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims`;
+  await admin.request({
+    verb: "create",
+    path: claims,
+    resource: "persistentvolumeclaims",
+    namespace: NAMESPACE,
+    body: { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: fixture.claim, namespace: NAMESPACE, labels: { "openshell.ai/gateway-id": run } }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+  });
   const socket = join(scratch, "driver.sock");
   const healthPort = await freePort();
   const driverLog = join(scratch, "driver.log");
@@ -343,11 +352,14 @@ export async function runSoak(durationMs: number, pool: number, log: (line: stri
     soak.stop.abort();
     // A StopSandbox in flight may wait for its pod; the clean-up below deletes what is left anyway.
     await Promise.race([Promise.all(tasks), Bun.sleep(30_000)]);
-    const left = await fixture.cleanUp(300_000).catch((err) => {
+    const left = await fixture.deleteSandboxes(300_000).catch((err) => {
       log(`clean-up failed; delete what is left with: kubectl delete sandboxes,pvc -n ${NAMESPACE} -l ${fixture.selector}: ${err}`);
       return undefined;
     });
     if (left) log(`clean-up: ${left.sandboxes} sandboxes and ${left.pods} pods left`);
+    await admin
+      .request({ verb: "delete", path: `${claims}/${fixture.claim}`, resource: "persistentvolumeclaims", namespace: NAMESPACE, name: fixture.claim })
+      .catch((err) => log(`the claim ${fixture.claim} was not deleted: ${err}`));
     if (proc.exitCode === null) proc.kill("SIGTERM");
     await proc.exited;
     rmSync(binary, { force: true });
