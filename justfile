@@ -99,6 +99,10 @@ bench-cluster n="1000": build cluster-up
 bench-idle:
     bun run bench/idle-footprint.ts
 
+# The compiled driver on the local control plane under steady churn for DURATION (90s, 5m, 1h): ≤ SOAK_POOL (16) sandboxes cycling create → stop → start → delete, Gets, Lists, 8 watches (one reconnecting every minute); RSS, heap, fds, watch streams and event lag every minute → bench/results/soak.json and BENCHMARKS.md. Not part of `just test`.
+soak duration: build cluster-up
+    bun run bench/soak.ts {{duration}}
+
 # Run the project's pinned Helm (helm.sh/helm/v4, built once from the Go module proxy into .cache/helm): `just helm version`.
 [positional-arguments]
 helm *args:

@@ -226,6 +226,15 @@ export class BenchSandboxes {
     return deleted;
   }
 
+  /** The sandboxes of cleanUp, without the claim: returns what is left once none is, or at `timeoutMs`. */
+  async deleteSandboxes(timeoutMs: number): Promise<{ sandboxes: number; pods: number }> {
+    const listed = await again(() => this.driver.listAll<{ metadata: { name: string } }>({ path: SANDBOXES, query: { labelSelector: this.selector }, resource: "sandboxes" }, 500));
+    await this.#deleteAll(listed!.map((cr) => cr.metadata.name));
+    const sandboxes = await this.waitForCount("sandboxes", 0, timeoutMs);
+    const pods = await this.waitForCount("pods", 0, timeoutMs);
+    return { sandboxes, pods };
+  }
+
   async #deleteAll(names: string[]): Promise<void> {
     const worker = async () => {
       for (let name = names.pop(); name !== undefined; name = names.pop()) {

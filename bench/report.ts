@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { REPO } from "../test/support/paths";
 import type { LoadResult } from "./load";
 import type { WriteBenchResult, WriteOp } from "./write-latency";
+import { soakSection, type SoakResult } from "./soak-report";
 
 const RESULTS = join(REPO, "bench", "results");
 const BENCHMARKS = join(REPO, "BENCHMARKS.md");
@@ -74,7 +75,7 @@ export function provenance(command: string): Provenance {
 }
 
 /** Keeps `result` as bench/results/NAME.json and writes BENCHMARKS.md anew from every result there. */
-export function saveResult(name: string, result: ClusterResult | TableResult): void {
+export function saveResult(name: string, result: ClusterResult | TableResult | SoakResult): void {
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(result, null, 1)}\n`);
   writeFileSync(BENCHMARKS, renderBenchmarks());
@@ -213,11 +214,12 @@ export function renderBenchmarks(): string {
   const targets = TARGETS.map((t) => `| ${t.what} | ${judged(t, small)} | ${judged(t, large)} | ${growth(t, small, large)} | ${t.how} |`).join("\n");
   const synthetic = read<TableResult>("synthetic");
   const idle = read<TableResult>("idle");
+  const soak = read<SoakResult>("soak");
   return `# Benchmarks
 
 Written by \`bench/report.ts\` from \`bench/results/*.json\`; each section names the command that
 measured it (\`just bench-cluster 1000\`, \`just bench-cluster 10000\`, \`just bench\`,
-\`just bench-idle\`), and running one refreshes its section only. Latencies are wall-clock on this
+\`just bench-idle\`, \`just soak 1h\`), and running one refreshes its section only. Latencies are wall-clock on this
 2-core machine, with the local control plane (kube-apiserver, etcd, controllers, kwok) on the
 same cores, and only comparable between runs here.
 
@@ -245,7 +247,8 @@ ${writeTargets(clusterRuns)}
 
 ${clusterRuns.map(clusterSection).join("\n")}
 ${synthetic ? tableSection("Synthetic API (no cluster)", synthetic) : ""}
-${idle ? tableSection("Idle footprint", idle) : ""}`;
+${idle ? tableSection("Idle footprint", idle) : ""}
+${soak ? soakSection(soak) : ""}`;
 }
 
 if (import.meta.main) {

@@ -141,8 +141,38 @@ start_component() {
   # 9>&-: do not leak the cluster lock fd into long-running daemons.
   setsid "$(bin_of "$name")" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
   local pid=$!
+  wait_exec "$name" "$pid"
   set_state "$(pid_var "$name")" "$pid"
   log "started $name (pid $pid)"
+}
+
+# pid_alive PID: true while PID exists and is not a zombie (an exited child not yet reaped).
+pid_alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
+
+# wait_exec NAME PID: return once PID runs $BIN_DIR/NAME. $! is the forked shell, which execs
+# setsid, which execs the binary, all in that one pid (a background job of a non-interactive shell
+# is no process-group leader, so setsid does not fork). Until the last exec, /proc/PID/cmdline names
+# bash or setsid, so pid_matches, which wait_for and stop_component rely on, would read a process
+# about to serve as one that exited ("exited while waiting for /readyz"). Dies with the log tail
+# if PID exits first, or has not exec'd within 30 s (a machine too loaded to fork and exec).
+wait_exec() {
+  local name="$1" pid="$2" i status=0
+  for ((i = 0; i < 300; i++)); do
+    pid_matches "$pid" "$name" && return 0
+    if ! pid_alive "$pid"; then
+      wait "$pid" 2>/dev/null || status=$?
+      tail_log "$name"
+      die "$name (pid $pid) exited with status $status as it started (log: $LOGS/$name.log)"
+    fi
+    sleep 0.1
+  done
+  tail_log "$name"
+  die "$name (pid $pid) was not running $BIN_DIR/$name 30s after it was started (log: $LOGS/$name.log)"
 }
 
 # restart_component NAME: start again with exactly the recorded args

@@ -1,5 +1,6 @@
 // Sandbox CR (+ its pod) → the DriverSandbox snapshot the gateway stores. Conditions are passed
-// through verbatim: the gateway derives the public phase from them (Ready, Suspended, reasons).
+// through as written (the gateway derives the public phase from them: Ready, Suspended, reasons),
+// except the messages that only restate their condition's type, status and reason (see below).
 
 import { create } from "@bufbuild/protobuf";
 import {
@@ -72,6 +73,18 @@ export function observeSandbox(cr: ObservableSandbox, pod: ObservablePod | undef
   return snapshot;
 }
 
+/**
+ * The agent-sandbox controller's fixed messages for a healthy sandbox (controllers/sandbox_controller.go),
+ * which say nothing their type, status and reason do not. Every Ready sandbox carries both, in every
+ * List, Get and watch event: ~56 of its ~300 bytes. The gateway reads a List with a 4 MiB limit and
+ * the contract has no paging, so these bytes decide how many sandboxes one gateway can reconcile.
+ * Only these exact texts are left out; any other message, or these under another reason, passes as written.
+ */
+const RESTATED_MESSAGES = new Map<string, readonly string[]>([
+  ["Ready/True/DependenciesReady", ["Pod is Ready; Service Exists", "Pod is Ready"]],
+  ["Suspended/False/NotSuspended", ["Sandbox is not suspended"]],
+]);
+
 function observeStatus(cr: ObservableSandbox, pod: ObservablePod | undefined): DriverSandboxStatus | undefined {
   // No status yet means "nothing observed", except that a deletion is always worth reporting.
   if (!cr.status && !cr.metadata.deletionTimestamp) return undefined;
@@ -83,7 +96,7 @@ function observeStatus(cr: ObservableSandbox, pod: ObservablePod | undefined): D
         type: c.type,
         status: c.status,
         reason: c.reason ?? "",
-        message: c.message ?? "",
+        message: RESTATED_MESSAGES.get(`${c.type}/${c.status}/${c.reason ?? ""}`)?.includes(c.message ?? "") ? "" : (c.message ?? ""),
         lastTransitionTime: formatTime(c.lastTransitionTime),
       }),
     ),

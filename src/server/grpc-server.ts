@@ -7,6 +7,7 @@ import { undecodableRequestsAsInvalidArgument } from "../contract/undecodable-re
 import { ComputeDriver } from "../gen/compute_driver_pb";
 import { logger } from "../log";
 import { LargeReplies } from "./large-replies";
+import { ListReplySize, listReplySizeInterceptor } from "./list-reply-size";
 import type { Metrics } from "./metrics";
 import { OpenStreams } from "./open-streams";
 import { platformPeerCredentials, type PeerCredentials } from "./peer-credentials";
@@ -62,7 +63,12 @@ export async function startGrpcServer(opts: {
     // Replies cross a Unix socket: compressing them only spends CPU on both ends (gzip was half
     // of a ListSandboxes of 5000). Compressed requests are still accepted.
     compressMinBytes: Number.MAX_SAFE_INTEGER,
-    interceptors: [rpcMetricsInterceptor(opts.metrics), streams.interceptor(), deadlineEndsStreams()],
+    interceptors: [
+      rpcMetricsInterceptor(opts.metrics),
+      listReplySizeInterceptor(new ListReplySize(opts.metrics.listReplyBytes)),
+      streams.interceptor(),
+      deadlineEndsStreams(),
+    ],
     routes: (router) => router.service(ComputeDriver, opts.service),
   });
   const serve = requestBoundary(undecodableRequestsAsInvalidArgument(handler));

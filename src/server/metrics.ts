@@ -10,6 +10,7 @@ export interface Metrics {
   watchRestarts: Counter<"resource" | "reason">;
   watchStreams: Gauge;
   watchStreamDuration: Histogram<"code">;
+  listReplyBytes: Gauge;
   sandboxes: Gauge<"phase">;
   platformInfo: Gauge<"platform" | "version">;
 }
@@ -63,6 +64,11 @@ export function createMetrics(countSandboxesByPhase: () => Record<string, number
       help: "How long WatchSandboxes streams stayed open, by the status they ended with",
       labelNames: ["code"],
       buckets: [1, 10, 60, 300, 900, 1800, 3600, 7200, 21_600, 86_400],
+      registers: [registry],
+    }),
+    listReplyBytes: new Gauge({
+      name: "openshell_driver_list_reply_bytes",
+      help: "Size of the last binary ListSandboxes reply; the OpenShell gateway reads replies with a 4 MiB limit",
       registers: [registry],
     }),
     platformInfo: new Gauge({

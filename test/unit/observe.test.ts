@@ -49,7 +49,7 @@ describe("observeSandbox", () => {
     expect(observeSandbox(createdCr(), undefined)?.status).toBeUndefined();
   });
 
-  test("conditions are passed through verbatim, timestamps as RFC 3339", () => {
+  test("conditions that say more than their reason are passed through as written, timestamps as RFC 3339", () => {
     const status = observeSandbox(withStatus(createdCr()), undefined)?.status;
     expect(status?.sandboxName).toBe("alice--demo");
     expect(status?.deleting).toBe(false);
@@ -70,6 +70,32 @@ describe("observeSandbox", () => {
         lastTransitionTime: "2026-08-21T10:00:00Z",
       },
       { type: "Suspended", status: "False", reason: "NotSuspended", message: "", lastTransitionTime: "2026-08-21T10:00:01Z" },
+    ]);
+  });
+
+  test("a Ready sandbox's conditions leave out the controller's messages that only restate their reason; every other message passes as written", () => {
+    const cr = createdCr();
+    const at = "2026-08-21T10:00:00Z";
+    cr.status = {
+      conditions: [
+        { type: "Ready", status: "True", reason: "DependenciesReady", message: "Pod is Ready; Service Exists", lastTransitionTime: at },
+        { type: "Suspended", status: "False", reason: "NotSuspended", message: "Sandbox is not suspended", lastTransitionTime: at },
+        { type: "PodScheduled", status: "True", reason: "PodScheduled", message: "", lastTransitionTime: at },
+        { type: "Finished", status: "False", reason: "NotSuspended", message: "Pod is Ready", lastTransitionTime: at },
+      ],
+    };
+    const messages = (c: SandboxResource) => observeSandbox(c, undefined)?.status?.conditions.map((x) => [x.type, x.reason, x.message]);
+    expect(messages(cr)).toEqual([
+      ["Ready", "DependenciesReady", ""],
+      ["Suspended", "NotSuspended", ""],
+      ["PodScheduled", "PodScheduled", ""],
+      ["Finished", "NotSuspended", "Pod is Ready"],
+    ]);
+    cr.status.conditions![0] = { type: "Ready", status: "False", reason: "DependenciesNotReady", message: "Pod is Ready; Service does not exist", lastTransitionTime: at };
+    cr.status.conditions![1] = { type: "Suspended", status: "False", reason: "NotSuspended", message: "Sandbox is not suspended (yet)", lastTransitionTime: at };
+    expect(messages(cr)?.slice(0, 2)).toEqual([
+      ["Ready", "DependenciesNotReady", "Pod is Ready; Service does not exist"],
+      ["Suspended", "NotSuspended", "Sandbox is not suspended (yet)"],
     ]);
   });
 
