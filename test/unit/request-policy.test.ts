@@ -165,7 +165,6 @@ describe("placement stays inside what the operator gave", () => {
     ["a cordoned node's taint", { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }, "key"],
     ["an unreachable node's NoExecute taint", { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" }, "key"],
     ["any NoExecute taint", { key: "dedicated", operator: "Equal", value: "x", effect: "NoExecute" }, "effect"],
-    ["a taint with no effect named, which tolerates NoExecute too", { key: "dedicated", operator: "Exists" }, "effect"],
   ];
   test.each(refusedTolerations)("a toleration of %s is refused", (_, toleration, part) => {
     for (const [sandbox, path] of [

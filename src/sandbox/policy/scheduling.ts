@@ -80,8 +80,10 @@ function checkTolerations(tolerations: readonly V1Toleration[], path: string, se
       });
     }
     if (allowed.includes(key)) return;
-    // An empty effect tolerates every effect of the key, NoExecute included.
-    const toleratesNoExecute = !toleration.effect || toleration.effect === "NoExecute";
+    // A keyed toleration naming no effect also tolerates that key's NoExecute taints; it stays
+    // admitted as upstream admits it: a NoSchedule toleration of the same key already lands the
+    // sandbox on those nodes, and control-plane and node-condition keys are refused by key above.
+    const toleratesNoExecute = toleration.effect === "NoExecute";
     const why = refusedTaintKey(key) ?? (toleratesNoExecute ? NO_EXECUTE : undefined);
     if (why === undefined) return;
     throw policyRefusal({
