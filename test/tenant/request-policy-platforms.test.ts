@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectClient } from "../support/clients";
-import { driverKubeconfig, installPlatformFlavour, kubectl, kubectlJson } from "../support/cluster";
+import { driverKubeconfig, installPlatformFlavour, kubectl, kubectlJson, revokePlatformRules } from "../support/cluster";
 import { startDriver, type DriverProcess } from "../support/driver-process";
 import { TEST_IMAGE, sandboxRequest, uniqueName } from "../support/requests";
 
@@ -19,6 +19,10 @@ afterAll(async () => {
     kubectl(["delete", "sandboxes.agents.x-k8s.io", "-n", NS, "-l", `openshell.ai/gateway-id=${gateway}`, "--wait=false"], { allowFailure: true });
     await driver.stop();
   }
+  // Every later test file finds the plain-Kubernetes control plane, as the platform e2e files leave it.
+  revokePlatformRules("openshift");
+  revokePlatformRules("kyma");
+  installPlatformFlavour("kubernetes");
 });
 
 async function platformDriver(platform: "kyma" | "openshift", args: string[]): Promise<DriverProcess> {
