@@ -13,8 +13,10 @@ const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, 
  * grpc-encoding, a malformed grpc-timeout), percent-encoded up to three bytes a byte: a 60 KB header
  * came back as a 180 KB trailer, which Bun's http2 cannot send (it ended the whole connection, every
  * other call on it too), and which gRPC core clients refuse anyway (8 KiB default metadata limit).
+ * 4 KiB encoded still carries every message the driver writes whole (a request-policy refusal names
+ * the field, the key, who acts on it and the flag that would admit it: ~600 characters).
  */
-const MAX_STATUS_MESSAGE_CHARS = 512;
+const MAX_STATUS_MESSAGE_CHARS = 4096;
 
 /**
  * Drops a deadline too far away for a timer. gRPC allows up to 99999999 hours; Connect arms a
