@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isKubeApiError, KubeClient, loadKubeAccess } from "../src/kube";
+import { LABEL_SANDBOX_WORKSPACE } from "../src/sandbox/labels";
 import { kubectl } from "../test/support/cluster";
 import { sandboxRequest, TEST_IMAGE } from "../test/support/requests";
 
@@ -75,7 +76,8 @@ export class BenchSandboxes {
       input: JSON.stringify({
         apiVersion: "v1",
         kind: "PersistentVolumeClaim",
-        metadata: { name: this.claim, namespace: NAMESPACE, labels: { [GATEWAY_LABEL]: this.gatewayId } },
+        // In shared mode a claim is a workspace's only when labelled so (the requests use workspace "ws").
+        metadata: { name: this.claim, namespace: NAMESPACE, labels: { [GATEWAY_LABEL]: this.gatewayId, [LABEL_SANDBOX_WORKSPACE]: "ws" } },
         spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
       }),
     });

@@ -298,7 +298,7 @@ export async function runSoak(durationMs: number, pool: number, log: (line: stri
     path: claims,
     resource: "persistentvolumeclaims",
     namespace: NAMESPACE,
-    body: { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: fixture.claim, namespace: NAMESPACE, labels: { "openshell.ai/gateway-id": run } }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+    body: { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: fixture.claim, namespace: NAMESPACE, labels: { "openshell.ai/gateway-id": run, "openshell.ai/sandbox-workspace": WORKSPACE } }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
   });
   const socket = join(scratch, "driver.sock");
   const healthPort = await freePort();

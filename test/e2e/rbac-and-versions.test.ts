@@ -49,6 +49,8 @@ metadata: {name: openshell-driver-readonly, namespace: ${NS}}
 rules:
 - {apiGroups: ["agents.x-k8s.io"], resources: ["sandboxes"], verbs: ["get", "list", "watch"]}
 - {apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"]}
+# A create first looks for a predecessor's claim (persistentvolumeclaims get); the gap under test is the write.
+- {apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get"]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
