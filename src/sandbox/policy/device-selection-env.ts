@@ -8,15 +8,12 @@
 import type { DriverSandbox } from "../../gen/compute_driver_pb";
 import { keyPath } from "../errors";
 import { policyRefusal } from "./refusal";
+import { requestEnvironments } from "./text-values";
 
 const DEVICE_SELECTION_ENV = ["NVIDIA_VISIBLE_DEVICES", "NVIDIA_MIG_CONFIG_DEVICES", "NVIDIA_MIG_MONITOR_DEVICES", "AMD_VISIBLE_DEVICES"];
 
 export function checkDeviceSelectionEnv(sandbox: DriverSandbox): void {
-  const maps: [string, Record<string, string>][] = [
-    ["sandbox.spec.template.environment", sandbox.spec?.template?.environment ?? {}],
-    ["sandbox.spec.environment", sandbox.spec?.environment ?? {}],
-  ];
-  for (const [path, env] of maps) {
+  for (const [path, env] of requestEnvironments(sandbox)) {
     for (const name of DEVICE_SELECTION_ENV) {
       if (!(name in env)) continue;
       throw policyRefusal({

@@ -15,11 +15,18 @@ function textProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** The request's two environment maps, each with its field path. */
+export function requestEnvironments(sandbox: DriverSandbox): [string, Record<string, string>][] {
+  return [
+    ["sandbox.spec.template.environment", sandbox.spec?.template?.environment ?? {}],
+    ["sandbox.spec.environment", sandbox.spec?.environment ?? {}],
+  ];
+}
+
 export function checkTextValues(sandbox: DriverSandbox, platformConfig: PlatformConfig): void {
   const spec = sandbox.spec;
   const maps: [string, Record<string, string>, string][] = [
-    ["sandbox.spec.template.environment", spec?.template?.environment ?? {}, "environment value"],
-    ["sandbox.spec.environment", spec?.environment ?? {}, "environment value"],
+    ...requestEnvironments(sandbox).map(([path, env]): [string, Record<string, string>, string] => [path, env, "environment value"]),
     [`${PLATFORM_CONFIG_PATH}.annotations`, platformConfig.annotations, "annotation value"],
   ];
   for (const [path, map, what] of maps) {
