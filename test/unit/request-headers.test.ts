@@ -53,6 +53,21 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** A connection to a scripted server with one GetSandbox held open until `slow` resolves. */
+async function connectionWithCallInFlight() {
+  const slow = deferred();
+  const socket = await serve({
+    getSandbox: async () => {
+      await slow.promise;
+      return {};
+    },
+    getCapabilities: () => ({ driverName: "scripted" }),
+  });
+  const connection = await open(socket);
+  const inFlight = connection.request(call("GetSandbox"), { body: EMPTY_MESSAGE });
+  return { connection, inFlight, slow };
+}
+
 describe("request headers", () => {
   // gRPC PROTOCOL-HTTP2.md: TimeoutValue is a positive integer of at most 8 digits, so 99999999H
   // (~11,000 years) is a valid deadline; a timer holds at most 2^31-1 ms (~24.8 days).
@@ -101,16 +116,7 @@ describe("request headers", () => {
   // RFC 9113 §8.1.1: a malformed request is a stream error; node:http2 ends the connection after
   // 100 rejected streams or 1000 invalid frames unless told otherwise.
   test("a connection that sent a thousand malformed requests still answers the call it has in flight, and the next", async () => {
-    const slow = deferred();
-    const socket = await serve({
-      getSandbox: async () => {
-        await slow.promise;
-        return {};
-      },
-      getCapabilities: () => ({ driverName: "scripted" }),
-    });
-    const connection = await open(socket);
-    const inFlight = connection.request(call("GetSandbox"), { body: EMPTY_MESSAGE });
+    const { connection, inFlight, slow } = await connectionWithCallInFlight();
     const resets = new Set<number | undefined>();
     for (let i = 0; i < 1100; i++) resets.add((await connection.request(call("GetCapabilities", [["X-Uppercase-Name", "1"]]), { body: EMPTY_MESSAGE })).rstCode);
     // PROTOCOL_ERROR: uppercase field names are malformed in HTTP/2 (RFC 9113 §8.2.1).
@@ -125,16 +131,7 @@ describe("request headers", () => {
   // gRPC core clients read at most 8 KiB of metadata by default, a status message longer than that
   // reaches them as a different error.
   test("a status message that quotes a huge request header is cut short, and the other calls on the connection are answered", async () => {
-    const slow = deferred();
-    const socket = await serve({
-      getSandbox: async () => {
-        await slow.promise;
-        return {};
-      },
-      getCapabilities: () => ({ driverName: "scripted" }),
-    });
-    const connection = await open(socket);
-    const inFlight = connection.request(call("GetSandbox"), { body: EMPTY_MESSAGE });
+    const { connection, inFlight, slow } = await connectionWithCallInFlight();
     // Printable ASCII with inner spaces is a valid field value; percent-encoded it triples.
     const timeout = `1${" ".repeat(30_000)}S`;
     const refused = await connection.request(call("GetCapabilities", [["grpc-timeout", timeout]]), { body: EMPTY_MESSAGE });
