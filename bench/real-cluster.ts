@@ -21,6 +21,7 @@ import { BenchSandboxes, NAMESPACE } from "./cluster-fixture";
 import { memoryMiB, resetHighWater, spawnDriver, waitUntilServed, type TimedDriver } from "./driver-timing";
 import { connectLoad, grpcioLoad, type LoadResult, type ReadOp } from "./load";
 import { CLUSTER_MEASURES, provenance, saveResult, type ClusterMeasures, type Figure } from "./report";
+import { retried } from "./retried";
 import { benchWrites, writePool, writeSizes, type WriteBenchResult } from "./write-latency";
 
 export interface ClusterBenchOptions {
@@ -303,15 +304,4 @@ if (import.meta.main) {
 function onceCleanUp<T>(run: () => Promise<T>): () => Promise<T> {
   let started: Promise<T> | undefined;
   return () => (started ??= run());
-}
-
-async function retried<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (attempt >= attempts) throw err;
-      console.error(`retrying after: ${(err as Error).message}`);
-    }
-  }
 }

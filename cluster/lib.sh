@@ -281,7 +281,13 @@ ctrl_ready() {
 
 # controller_has_webhook: the controller binary serves the v1alpha1 <-> v1beta1 conversion webhook
 # (agent-sandbox v0.5.x has --enable-webhook; v1.0 dropped v1alpha1 and the webhook with it).
-controller_has_webhook() { "$(bin_of agent-sandbox-controller)" --help 2>&1 | grep -q -- '-enable-webhook'; }
+# The help text is read whole first: piped into `grep -q`, which exits at the first match, the
+# controller could die of SIGPIPE mid-write and, under pipefail, fail the check it passed.
+controller_has_webhook() {
+  local help
+  help="$("$(bin_of agent-sandbox-controller)" --help 2>&1 || true)"
+  grep -q -- '-enable-webhook' <<<"$help"
+}
 
 # crd_uses_webhook FILE: the Sandbox CRD asks the API server to convert through a webhook.
 crd_uses_webhook() { grep -qE '^\s+strategy:\s*Webhook' "$1"; }

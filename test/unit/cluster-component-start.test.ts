@@ -2,7 +2,8 @@
 // after it (wait_for, stop_component) tell a process still starting from one that exited by what
 // that pid runs. Here lib.sh's own functions run against a scratch cluster directory, with a copy of
 // `sleep` standing in for kube-apiserver and a setsid in PATH that takes its time before it execs,
-// as a loaded machine does: no control-plane process is touched.
+// as a loaded machine does: no control-plane process is touched. The last test reads a stand-in
+// controller's help as up.sh does to tell agent-sandbox releases apart.
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,5 +65,22 @@ describe("cluster/lib.sh start_component", () => {
     expect(stderr).toContain("exited with status 3 as it started");
     expect(stderr).toContain("no such flag");
     expect(state).not.toMatch(/^APISERVER_PID=\d+$/m);
+  });
+});
+
+describe("cluster/lib.sh controller_has_webhook", () => {
+  test("a controller that names --enable-webhook early in a long help text is found to serve the webhook every time", () => {
+    scratch = mkdtempSync(join(tmpdir(), "osdrv-cluster-help-"));
+    mkdirSync(join(scratch, "cluster"));
+    // As Go's flag package prints it: one write a line, many lines after the one that matters.
+    const controller = join(scratch, "agent-sandbox-controller");
+    writeFileSync(controller, `#!/bin/bash\necho "  -enable-webhook" >&2\nfor i in $(seq 2000); do echo "  -flag-$i string" >&2; done\nexit 0\n`);
+    chmodSync(controller, 0o755);
+    const proc = Bun.spawnSync(
+      ["bash", "-euo", "pipefail", "-c", `source ${join(REPO, "cluster/lib.sh")}\nfor i in 1 2 3 4 5 6 7 8 9 10; do controller_has_webhook; done`],
+      { env: { ...process.env, CLUSTER_DIR: join(scratch, "cluster"), SANDBOX_CONTROLLER_BIN: scratch, CLUSTER_LOCK_HELD: "1" }, stdout: "pipe", stderr: "pipe" },
+    );
+    expect(proc.stderr.toString()).toBe("");
+    expect(proc.exitCode).toBe(0);
   });
 });
