@@ -3,33 +3,16 @@
 // confirmed in one read from the API server's watch cache, and a cache that is behind or failing
 // never makes a write land on the wrong sandbox. Requests are counted on the in-memory API server
 // (fake-sandbox-api.ts) the driver's own client and informers talk to.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { SandboxDriver } from "../../src/driver/driver";
-import { DriverError } from "../../src/driver/errors";
-import { FakeSandboxApi, sandboxCr } from "./fake-sandbox-api";
-import { keptPodFeatures, makeSandbox, makeSettings } from "./fixtures";
-import { plainKubernetes } from "./platform-fixtures";
-import { eventually as eventuallyEvery } from "../support/cluster";
+import { describe, expect, test } from "bun:test";
+import type { SandboxDriver } from "../../src/driver/driver";
+import { sandboxCr } from "./fake-sandbox-api";
+import { driverRejection as rejection, driversOnFakeApi, eventually } from "./driver-on-fake-api";
+import { makeSandbox } from "./fixtures";
 
-const eventually = <T>(what: string, check: () => T | undefined) => eventuallyEvery(what, check, 20000, 10);
-
-let api: FakeSandboxApi;
-const drivers: SandboxDriver[] = [];
-
-beforeEach(async () => {
-  api = new FakeSandboxApi();
-  await api.start();
-});
-
-afterEach(async () => {
-  for (const driver of drivers.splice(0)) await driver.stop();
-  await api.close();
-});
+const fake = driversOnFakeApi();
 
 async function syncedDriver(): Promise<SandboxDriver> {
-  const driver = new SandboxDriver({ client: api.client(5000), settings: makeSettings(), platform: plainKubernetes(), podFeatures: keptPodFeatures(), stopTimeoutMs: 5000 });
-  drivers.push(driver);
-  driver.start();
+  const driver = fake.startDriver();
   await driver.cache.waitForSync();
   return driver;
 }
@@ -41,70 +24,61 @@ function stoppedCr(id: string, name: string) {
 
 /** The fleet the driver's cache holds: `n` sandboxes besides the ones a test acts on. */
 function fleet(n: number): void {
-  for (let i = 0; i < n; i++) api.put(sandboxCr({ id: `fleet-${i}`, name: `fleet-${i}` }));
+  for (let i = 0; i < n; i++) fake.api.put(sandboxCr({ id: `fleet-${i}`, name: `fleet-${i}` }));
 }
 
-async function rejection(call: Promise<unknown>): Promise<DriverError> {
-  const err = await call.then(
-    () => new Error("the call succeeded"),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DriverError);
-  return err as DriverError;
-}
-
-const writesTo = (path: string) => api.requests.filter((r) => /^(PATCH|DELETE) /.test(r) && r.includes(path));
+const writesTo = (path: string) => fake.api.requests.filter((r) => /^(PATCH|DELETE) /.test(r) && r.includes(path));
 
 describe("with a synced cache, a write by id makes no LIST", () => {
   test("Start is one PATCH of the CR by name carrying its UID", async () => {
     fleet(50);
-    const stored = api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    const stored = fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     await driver.startSandbox("sb-1");
-    expect(api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
-    const cr = api.sandboxes.get("openshell/alice--demo")!;
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
+    const cr = fake.api.sandboxes.get("openshell/alice--demo")!;
     expect((cr.spec as { operatingMode?: string }).operatingMode).toBe("Running");
     expect(cr.metadata.uid).toBe(stored.metadata.uid);
   });
 
   test("Stop of a sandbox already stopped is one PATCH: its answer shows it stopped, and the cache shows no pod", async () => {
     fleet(50);
-    api.put(stoppedCr("sb-1", "demo"));
+    fake.api.put(stoppedCr("sb-1", "demo"));
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     await driver.stopSandbox("sb-1", AbortSignal.timeout(5000));
-    expect(api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
   });
 
   test("Delete is one DELETE by name with the CR's UID as precondition, and answers deleted", async () => {
     fleet(50);
-    const stored = api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    const stored = fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     expect(await driver.deleteSandbox("sb-1")).toBe(true);
-    expect(api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 1, POST: 0 });
-    expect(api.sandboxes.has("openshell/alice--demo")).toBe(false);
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 1, POST: 0 });
+    expect(fake.api.sandboxes.has("openshell/alice--demo")).toBe(false);
     expect(stored.metadata.uid).toBeDefined();
   });
 
   test("Delete of an id two CRs carry deletes both by name, still without a LIST", async () => {
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
-    api.put(sandboxCr({ id: "sb-1", name: "copy" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "copy" }));
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     expect(await driver.deleteSandbox("sb-1")).toBe(true);
-    expect(api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 2, POST: 0 });
-    expect(api.sandboxes.size).toBe(0);
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 2, POST: 0 });
+    expect(fake.api.sandboxes.size).toBe(0);
   });
 
   test("a Get of a cached sandbox makes no request at all", async () => {
     fleet(50);
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     expect((await driver.get("sb-1")).id).toBe("sb-1");
-    expect(api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 0, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
   });
 });
 
@@ -112,10 +86,10 @@ describe("an id the cache does not hold costs one read from the API server's wat
   test("a Get miss is NOT_FOUND after one LIST of that id, read no older than what the cache has seen", async () => {
     fleet(50);
     const driver = await syncedDriver();
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     expect((await rejection(driver.get("sb-unknown"))).code).toBe("NotFound");
-    expect(api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
-    const read = new URL(api.requests.at(-1)!.split(" ")[1]!, "http://x").searchParams;
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
+    const read = new URL(fake.api.requests.at(-1)!.split(" ")[1]!, "http://x").searchParams;
     expect(read.get("labelSelector")).toContain("openshell.ai/sandbox-id=sb-unknown");
     expect(read.get("resourceVersionMatch")).toBe("NotOlderThan");
     expect(Number(read.get("resourceVersion"))).toBeGreaterThan(0);
@@ -128,89 +102,89 @@ describe("an id the cache does not hold costs one read from the API server's wat
       [() => rejection(driver.startSandbox("sb-unknown")).then((e) => e.code), "NotFound"],
       [() => driver.deleteSandbox("sb-unknown"), false],
     ] as const) {
-      const mark = api.requests.length;
+      const mark = fake.api.requests.length;
       expect(await call()).toBe(expected);
-      expect(api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
+      expect(fake.api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
     }
   });
 
   test("a watch cache that has not caught up within the API server's wait answers 504, and the miss is read consistently instead", async () => {
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    api.holdSandboxWatch(true);
-    api.sandboxes.clear();
-    api.fail = (r) => (r.resourceVersionMatch === "NotOlderThan" ? { code: 504, message: "Timeout: Too large resource version: 120, current: 101" } : undefined);
-    const stored = api.put(sandboxCr({ id: "sb-2", name: "later" }));
-    const mark = api.requests.length;
+    fake.api.holdSandboxWatch(true);
+    fake.api.sandboxes.clear();
+    fake.api.fail = (r) => (r.resourceVersionMatch === "NotOlderThan" ? { code: 504, message: "Timeout: Too large resource version: 120, current: 101" } : undefined);
+    const stored = fake.api.put(sandboxCr({ id: "sb-2", name: "later" }));
+    const mark = fake.api.requests.length;
     expect((await driver.get("sb-2")).id).toBe("sb-2");
-    expect(api.requestsSince(mark)).toEqual({ LIST: 2, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 2, GET: 0, PATCH: 0, DELETE: 0, POST: 0 });
     expect(stored.metadata.name).toBe("alice--later");
-    api.holdSandboxWatch(false);
+    fake.api.holdSandboxWatch(false);
   });
 
   test("a Get right after this driver's Create, before the watch delivers it, reads no older than the create", async () => {
     const driver = await syncedDriver();
-    api.holdSandboxWatch(true);
+    fake.api.holdSandboxWatch(true);
     await driver.create(makeSandbox({ id: "sb-new", name: "fresh" }));
-    const created = api.sandboxes.get("openshell/alice--fresh")!;
+    const created = fake.api.sandboxes.get("openshell/alice--fresh")!;
     const got = await driver.get("sb-new");
     expect(got.id).toBe("sb-new");
-    const read = new URL(api.requests.at(-1)!.split(" ")[1]!, "http://x").searchParams;
+    const read = new URL(fake.api.requests.at(-1)!.split(" ")[1]!, "http://x").searchParams;
     expect(read.get("resourceVersion")).toBe(created.metadata.resourceVersion as string);
-    api.holdSandboxWatch(false);
+    fake.api.holdSandboxWatch(false);
   });
 });
 
 describe("a cache that is behind never lands a write on the wrong sandbox", () => {
   test("Stop of a sandbox whose name now holds another sandbox patches nothing and is NOT_FOUND after one live lookup", async () => {
-    api.put(sandboxCr({ id: "sb-old", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-old", name: "demo" }));
     const driver = await syncedDriver();
-    api.holdSandboxWatch(true);
-    api.sandboxes.delete("openshell/alice--demo");
-    const other = api.put(sandboxCr({ id: "sb-new", name: "demo" }));
-    const mark = api.requests.length;
+    fake.api.holdSandboxWatch(true);
+    fake.api.sandboxes.delete("openshell/alice--demo");
+    const other = fake.api.put(sandboxCr({ id: "sb-new", name: "demo" }));
+    const mark = fake.api.requests.length;
     expect((await rejection(driver.stopSandbox("sb-old", AbortSignal.timeout(5000)))).code).toBe("NotFound");
-    expect(api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
-    expect(api.sandboxes.get("openshell/alice--demo")).toEqual(other);
-    api.holdSandboxWatch(false);
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 1, DELETE: 0, POST: 0 });
+    expect(fake.api.sandboxes.get("openshell/alice--demo")).toEqual(other);
+    fake.api.holdSandboxWatch(false);
   });
 
   test("Delete of a sandbox deleted and made again under its name deletes the new CR after one live lookup", async () => {
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    api.holdSandboxWatch(true);
-    api.sandboxes.delete("openshell/alice--demo");
-    const again = api.put(sandboxCr({ id: "sb-1", name: "demo" }));
-    const mark = api.requests.length;
+    fake.api.holdSandboxWatch(true);
+    fake.api.sandboxes.delete("openshell/alice--demo");
+    const again = fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    const mark = fake.api.requests.length;
     expect(await driver.deleteSandbox("sb-1")).toBe(true);
-    expect(api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 2, POST: 0 });
+    expect(fake.api.requestsSince(mark)).toEqual({ LIST: 1, GET: 0, PATCH: 0, DELETE: 2, POST: 0 });
     const deletes = writesTo("/sandboxes/alice--demo").filter((r) => r.startsWith("DELETE"));
     expect(deletes).toHaveLength(2);
-    expect(api.sandboxes.has("openshell/alice--demo")).toBe(false);
+    expect(fake.api.sandboxes.has("openshell/alice--demo")).toBe(false);
     expect(again.metadata.uid).toBeDefined();
-    api.holdSandboxWatch(false);
+    fake.api.holdSandboxWatch(false);
   });
 
   test("Start of a sandbox already deleted, which the cache still holds, is NOT_FOUND after one live lookup", async () => {
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    api.holdSandboxWatch(true);
-    api.sandboxes.delete("openshell/alice--demo");
+    fake.api.holdSandboxWatch(true);
+    fake.api.sandboxes.delete("openshell/alice--demo");
     expect((await rejection(driver.startSandbox("sb-1"))).code).toBe("NotFound");
-    api.holdSandboxWatch(false);
+    fake.api.holdSandboxWatch(false);
   });
 
   test("while the sandbox watch is failing, writes look the id up with a consistent LIST first", async () => {
-    api.put(sandboxCr({ id: "sb-1", name: "demo" }));
+    fake.api.put(sandboxCr({ id: "sb-1", name: "demo" }));
     const driver = await syncedDriver();
-    api.fail = (r) => (r.resource === "sandboxes" && r.watch ? 500 : undefined);
-    api.closeWatches();
+    fake.api.fail = (r) => (r.resource === "sandboxes" && r.watch ? 500 : undefined);
+    fake.api.closeWatches();
     await eventually("the watch failing", () => driver.cache.problem());
-    const mark = api.requests.length;
+    const mark = fake.api.requests.length;
     await driver.startSandbox("sb-1");
-    const counts = api.requestsSince(mark);
+    const counts = fake.api.requestsSince(mark);
     expect({ LIST: counts.LIST, PATCH: counts.PATCH }).toEqual({ LIST: 1, PATCH: 1 });
-    const list = api.requests.slice(mark).find((r) => r.startsWith("GET ") && r.includes("sandbox-id%3Dsb-1"))!;
+    const list = fake.api.requests.slice(mark).find((r) => r.startsWith("GET ") && r.includes("sandbox-id%3Dsb-1"))!;
     expect(new URL(list.split(" ")[1]!, "http://x").searchParams.has("resourceVersion")).toBe(false);
   });
 });
