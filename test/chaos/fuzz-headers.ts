@@ -7,7 +7,7 @@ import { brotliCompressSync, gzipSync } from "node:zlib";
 import { ComputeDriver, GetSandboxRequestSchema, ValidateSandboxCreateRequestSchema } from "../../src/gen/compute_driver_pb";
 import type { Field } from "../support/raw-http2";
 import { sandboxRequest } from "../support/requests";
-import { frame, random } from "./fuzz-requests";
+import { frame, SeededRandom } from "./fuzz-requests";
 
 export interface HeaderCase {
   /** The outcome class the summary counts it under. */
@@ -50,10 +50,10 @@ interface Call {
 }
 
 export class HeaderFuzzGenerator {
-  readonly #next: () => number;
+  readonly #rng: SeededRandom;
   readonly #calls: Call[];
   constructor(seed: number, prefix: string) {
-    this.#next = random(seed);
+    this.#rng = new SeededRandom(seed);
     const missing = create(GetSandboxRequestSchema, { sandboxId: `${prefix}-id-missing` });
     const valid = create(ValidateSandboxCreateRequestSchema, { sandbox: sandboxRequest({ id: `${prefix}-id-valid`, name: `${prefix}-valid` }) });
     this.#calls = [
@@ -64,36 +64,30 @@ export class HeaderFuzzGenerator {
     ];
   }
 
-  #int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
   #chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  #pick<T>(xs: readonly T[]): T {
-    return xs[this.#int(xs.length)]!;
+    return this.#rng.next() < p;
   }
   /** A call to vary the headers of: mostly ones the driver answers from memory, some that reach the API server. */
   #call(): Call {
-    const r = this.#next();
+    const r = this.#rng.next();
     return this.#calls[r < 0.45 ? 0 : r < 0.8 ? 1 : r < 0.9 ? 2 : 3]!;
   }
   /** Bytes as a latin1 string: how raw-http2 puts any byte on the wire. */
   #bytes(n: number, from = 0, to = 256): string {
     let out = "";
-    for (let i = 0; i < n; i++) out += String.fromCharCode(from + this.#int(to - from));
+    for (let i = 0; i < n; i++) out += String.fromCharCode(from + this.#rng.int(to - from));
     return out;
   }
   /** A gRPC ASCII-Value: printable ASCII, not starting or ending with a space (RFC 9113 §8.2.1). */
   #asciiValue(max: number): string {
-    const inner = this.#bytes(this.#int(max), 0x20, 0x7f);
+    const inner = this.#bytes(this.#rng.int(max), 0x20, 0x7f);
     return `${this.#bytes(1, 0x21, 0x7f)}${inner}${inner ? this.#bytes(1, 0x21, 0x7f) : ""}`;
   }
   /** A gRPC Header-Name: 0-9 a-z _ - . */
   #headerName(): string {
     const chars = "0123456789abcdefghijklmnopqrstuvwxyz_-.";
     let name = "x-";
-    for (let i = 0, n = 1 + this.#int(30); i < n; i++) name += chars[this.#int(chars.length)];
+    for (let i = 0, n = 1 + this.#rng.int(30); i < n; i++) name += chars[this.#rng.int(chars.length)];
     return name;
   }
   #base64(bytes: number, padded: boolean): string {
@@ -103,8 +97,8 @@ export class HeaderFuzzGenerator {
 
   /** The headers of a conforming gRPC client, in a random pseudo-header order. */
   #callFields(call: Call, contentType = "application/grpc"): Field[] {
-    const pseudo: Field[] = [[":method", "POST"], [":scheme", this.#pick(["http", "https"])], [":path", SERVICE + call.method]];
-    const authority = this.#pick([
+    const pseudo: Field[] = [[":method", "POST"], [":scheme", this.#rng.pick(["http", "https"])], [":path", SERVICE + call.method]];
+    const authority = this.#rng.pick([
       "localhost",
       "localhost:50051",
       "127.0.0.1:1",
@@ -116,7 +110,7 @@ export class HeaderFuzzGenerator {
     ]);
     pseudo.push([":authority", authority]);
     for (let i = pseudo.length - 1; i > 0; i--) {
-      const j = this.#int(i + 1);
+      const j = this.#rng.int(i + 1);
       [pseudo[i], pseudo[j]] = [pseudo[j]!, pseudo[i]!];
     }
     return [...pseudo, ["content-type", contentType], ["te", "trailers"]];
@@ -136,10 +130,10 @@ export class HeaderFuzzGenerator {
   /** A well-formed call varying what RFC 9113 and gRPC allow: metadata, deadline, encodings, framing. */
   wellFormed(): HeaderCase {
     const call = this.#call();
-    const variant = this.#pick(["plain", "metadata", "timeout", "encoding", "content-type", "continuation", "user-agent", "trailers", "no-authority", "watch"] as const);
+    const variant = this.#rng.pick(["plain", "metadata", "timeout", "encoding", "content-type", "continuation", "user-agent", "trailers", "no-authority", "watch"] as const);
     if (variant === "watch") return this.#watch();
     const json = variant === "content-type" && call.json !== "" && this.#chance(0.5);
-    const contentType = variant === "content-type" ? (json ? this.#pick(["application/grpc+json", "application/grpc+json; charset=utf-8"]) : this.#pick(["application/grpc+proto", "Application/GRPC", "application/grpc"])) : "application/grpc";
+    const contentType = variant === "content-type" ? (json ? this.#rng.pick(["application/grpc+json", "application/grpc+json; charset=utf-8"]) : this.#rng.pick(["application/grpc+proto", "Application/GRPC", "application/grpc"])) : "application/grpc";
     const fields = this.#callFields(call, contentType);
     let expect = call.expect;
     let encoding: string | undefined;
@@ -147,18 +141,18 @@ export class HeaderFuzzGenerator {
     switch (variant) {
       case "metadata": {
         let bytes = 0;
-        for (let i = 0, n = this.#int(60); i < n && bytes < SUGGESTED_HEADER_BYTES; i++) {
+        for (let i = 0, n = this.#rng.int(60); i < n && bytes < SUGGESTED_HEADER_BYTES; i++) {
           const binary = this.#chance(0.3);
-          const name = binary ? `${this.#headerName()}-bin` : this.#pick([this.#headerName(), "authorization", "x-request-id", "traceparent", "grpc-previous-rpc-attempts"]);
-          const value = binary ? this.#base64(this.#int(300), this.#chance(0.5)) : name === "authorization" ? `Bearer ${SECRET_MARKER}` : name === "grpc-previous-rpc-attempts" ? String(1 + this.#int(4)) : this.#asciiValue(this.#pick([10, 200, 2000]));
+          const name = binary ? `${this.#headerName()}-bin` : this.#rng.pick([this.#headerName(), "authorization", "x-request-id", "traceparent", "grpc-previous-rpc-attempts"]);
+          const value = binary ? this.#base64(this.#rng.int(300), this.#chance(0.5)) : name === "authorization" ? `Bearer ${SECRET_MARKER}` : name === "grpc-previous-rpc-attempts" ? String(1 + this.#rng.int(4)) : this.#asciiValue(this.#rng.pick([10, 200, 2000]));
           fields.push([name, value]);
           bytes += name.length + value.length + 32;
         }
         break;
       }
       case "timeout": {
-        const digits = String(1 + this.#int(10 ** (1 + this.#int(8)) - 1));
-        const unit = this.#pick(["H", "M", "S", "m", "u", "n"]);
+        const digits = String(1 + this.#rng.int(10 ** (1 + this.#rng.int(8)) - 1));
+        const unit = this.#rng.pick(["H", "M", "S", "m", "u", "n"]);
         fields.push(["grpc-timeout", digits + unit]);
         const ms = Number(digits) * { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[unit]!;
         // A deadline shorter than the call may take is the caller's choice; its answer is DEADLINE_EXCEEDED.
@@ -166,15 +160,15 @@ export class HeaderFuzzGenerator {
         break;
       }
       case "encoding":
-        encoding = this.#pick(["identity", "gzip", "br", "gzip-uncompressed"]);
+        encoding = this.#rng.pick(["identity", "gzip", "br", "gzip-uncompressed"]);
         fields.push(["grpc-encoding", encoding === "gzip-uncompressed" ? "gzip" : encoding]);
-        if (this.#chance(0.7)) fields.push(["grpc-accept-encoding", this.#pick(["identity,deflate,gzip", "gzip", "br, zstd", "snappy", "identity", "deflate,gzip,snappy,zstd,x-custom"])]);
+        if (this.#chance(0.7)) fields.push(["grpc-accept-encoding", this.#rng.pick(["identity,deflate,gzip", "gzip", "br, zstd", "snappy", "identity", "deflate,gzip,snappy,zstd,x-custom"])]);
         break;
       case "continuation":
-        c.fragments = 2 + this.#int(5);
+        c.fragments = 2 + this.#rng.int(5);
         break;
       case "user-agent":
-        fields.push(["user-agent", this.#pick(["grpc-python/1.85.4 grpc-c/47.0.0 (linux; chttp2)", "grpc-go/1.70.0", "tonic/0.12.3", "connect-es/2.2.0", "grpc-node-js/1.14.7", this.#asciiValue(300)])]);
+        fields.push(["user-agent", this.#rng.pick(["grpc-python/1.85.4 grpc-c/47.0.0 (linux; chttp2)", "grpc-go/1.70.0", "tonic/0.12.3", "connect-es/2.2.0", "grpc-node-js/1.14.7", this.#asciiValue(300)])]);
         if (this.#chance(0.5)) fields.push(["grpc-message-type", `openshell.compute.v1.${call.method}Request`]);
         break;
       case "no-authority":
@@ -201,12 +195,12 @@ export class HeaderFuzzGenerator {
     const fields = this.#callFields({ method: "WatchSandboxes", binary: new Uint8Array(), json: "", expect: [] });
     const expect = [CLIENT_CANCEL];
     if (this.#chance(0.5)) {
-      const timeout = this.#pick(["1m", "50m", "1S", "30S", "99999999H", "720H"]);
+      const timeout = this.#rng.pick(["1m", "50m", "1S", "30S", "99999999H", "720H"]);
       fields.push(["grpc-timeout", timeout]);
       if (timeout.endsWith("m") || timeout === "1S") expect.push("DEADLINE_EXCEEDED");
     }
     if (this.#chance(0.5)) fields.push(["x-request-id", this.#asciiValue(30)], ["authorization", `Bearer ${SECRET_MARKER}`]);
-    return { kind: "well-formed watch", fields, body: frame(new Uint8Array()), expect, cancelAfterMs: 20 + this.#int(400) };
+    return { kind: "well-formed watch", fields, body: frame(new Uint8Array()), expect, cancelAfterMs: 20 + this.#rng.int(400) };
   }
 
   /** A gRPC call with one thing made wrong: answered with an error status, an HTTP error or RST_STREAM. */
@@ -219,51 +213,51 @@ export class HeaderFuzzGenerator {
       if (at >= 0) fields.splice(at, 1);
       if (value !== undefined) (name.startsWith(":") ? fields.unshift([name, value]) : fields.push([name, value]));
     };
-    const kind = this.#pick(["pseudo-header", "field-name", "field-value", "connection-specific", "content-type", "grpc-timeout", "grpc-encoding", "metadata", "http-semantics", "request-trailers"] as const);
+    const kind = this.#rng.pick(["pseudo-header", "field-name", "field-value", "connection-specific", "content-type", "grpc-timeout", "grpc-encoding", "metadata", "http-semantics", "request-trailers"] as const);
     const c: HeaderCase = { kind: `malformed ${kind}`, fields, body };
     switch (kind) {
       case "pseudo-header":
-        this.#pick([
-          () => set(this.#pick([":method", ":scheme", ":path"]), undefined),
-          () => fields.unshift(this.#pick(fields.filter(([n]) => n.startsWith(":")))),
-          () => fields.push([this.#pick([":path", ":method", ":authority", ":foo"]), "x"]),
-          () => fields.unshift([this.#pick([":status", ":protocol", ":foo", ":"]), this.#pick(["200", "websocket", ""])]),
-          () => set(":method", this.#pick(["GET", "PUT", "HEAD", "OPTIONS", "DELETE", "CONNECT", "post", "P0ST", "", "POST ", "PO ST", this.#bytes(8)])),
-          () => set(":path", this.#pick(["", "*", "GetCapabilities", "//", `${SERVICE}Nope`, "/nope.Service/Get", `${SERVICE}GetCapabilities#frag`, `${SERVICE}GetCapabilities?${this.#bytes(20, 0x21, 0x7f)}`, `/${"a/".repeat(2000)}`, `/${this.#bytes(30)}`, `${SERVICE}%47etCapabilities`, `${SERVICE}../${call.method}`])),
-          () => set(":scheme", this.#pick(["", "ftp", "HTTP", "\u0000", "h t"])),
-          () => set(":authority", this.#pick(["[::1", "a b", "u:p@h", "%zz", "a/b", "?x", "#f", "x".repeat(8000), this.#bytes(20)])),
+        this.#rng.pick([
+          () => set(this.#rng.pick([":method", ":scheme", ":path"]), undefined),
+          () => fields.unshift(this.#rng.pick(fields.filter(([n]) => n.startsWith(":")))),
+          () => fields.push([this.#rng.pick([":path", ":method", ":authority", ":foo"]), "x"]),
+          () => fields.unshift([this.#rng.pick([":status", ":protocol", ":foo", ":"]), this.#rng.pick(["200", "websocket", ""])]),
+          () => set(":method", this.#rng.pick(["GET", "PUT", "HEAD", "OPTIONS", "DELETE", "CONNECT", "post", "P0ST", "", "POST ", "PO ST", this.#bytes(8)])),
+          () => set(":path", this.#rng.pick(["", "*", "GetCapabilities", "//", `${SERVICE}Nope`, "/nope.Service/Get", `${SERVICE}GetCapabilities#frag`, `${SERVICE}GetCapabilities?${this.#bytes(20, 0x21, 0x7f)}`, `/${"a/".repeat(2000)}`, `/${this.#bytes(30)}`, `${SERVICE}%47etCapabilities`, `${SERVICE}../${call.method}`])),
+          () => set(":scheme", this.#rng.pick(["", "ftp", "HTTP", "\u0000", "h t"])),
+          () => set(":authority", this.#rng.pick(["[::1", "a b", "u:p@h", "%zz", "a/b", "?x", "#f", "x".repeat(8000), this.#bytes(20)])),
         ])();
         break;
       case "field-name":
-        fields.push([this.#pick(["X-Upper", "a b", "a:b", "a\u0000b", "a\u007fb", "caf\u00e9", "x\t", "\u00ff", `x${this.#bytes(3, 0, 0x20)}`]), "v"]);
+        fields.push([this.#rng.pick(["X-Upper", "a b", "a:b", "a\u0000b", "a\u007fb", "caf\u00e9", "x\t", "\u00ff", `x${this.#bytes(3, 0, 0x20)}`]), "v"]);
         break;
       case "field-value":
-        fields.push(["x-v", this.#pick(["a\u0000b", "a\rb", "a\nb", " lead", "trail ", "\ttab", "a\u007fb", this.#bytes(20, 0, 0x20), this.#bytes(20)])]);
+        fields.push(["x-v", this.#rng.pick(["a\u0000b", "a\rb", "a\nb", " lead", "trail ", "\ttab", "a\u007fb", this.#bytes(20, 0, 0x20), this.#bytes(20)])]);
         break;
       case "connection-specific":
-        this.#pick([
-          () => fields.push([this.#pick(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]), this.#pick(["close", "chunked", "h2c", "1"])]),
-          () => set("te", this.#pick(["gzip", "trailers, deflate", "", "TRAILERS"])),
+        this.#rng.pick([
+          () => fields.push([this.#rng.pick(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]), this.#rng.pick(["close", "chunked", "h2c", "1"])]),
+          () => set("te", this.#rng.pick(["gzip", "trailers, deflate", "", "TRAILERS"])),
           () => set("te", undefined),
-          () => fields.push(["content-length", this.#pick(["0", "99999", "abc", "-1", String(body.length)])]),
-          () => fields.push(["host", this.#pick(["other.example", "", "tmp%2Fd"])]),
+          () => fields.push(["content-length", this.#rng.pick(["0", "99999", "abc", "-1", String(body.length)])]),
+          () => fields.push(["host", this.#rng.pick(["other.example", "", "tmp%2Fd"])]),
         ])();
         break;
       case "content-type":
-        set("content-type", this.#pick([undefined, "", "text/plain", "application/json", "application/proto", "application/connect+proto", "application/grpc-web", "application/grpc-web-text", "application/grpc+xml", "application/grpc;charset=utf-8", "application/grpcx", this.#bytes(12), "application/grpc+json"]));
+        set("content-type", this.#rng.pick([undefined, "", "text/plain", "application/json", "application/proto", "application/connect+proto", "application/grpc-web", "application/grpc-web-text", "application/grpc+xml", "application/grpc;charset=utf-8", "application/grpcx", this.#bytes(12), "application/grpc+json"]));
         break;
       case "grpc-timeout":
-        this.#pick([
-          () => fields.push(["grpc-timeout", this.#pick(["", "abc", "1", "S", "1s", "1x", "123456789S", "-1S", "+1S", "1.5S", "0S", "0n", "1S,2S", "99999999999999999999H", "1 S"])]),
+        this.#rng.pick([
+          () => fields.push(["grpc-timeout", this.#rng.pick(["", "abc", "1", "S", "1s", "1x", "123456789S", "-1S", "+1S", "1.5S", "0S", "0n", "1S,2S", "99999999999999999999H", "1 S"])]),
           () => fields.push(["grpc-timeout", "1S"], ["grpc-timeout", "2S"]),
-          () => fields.push(["grpc-timeout", `1${" ".repeat(1000 + this.#int(20_000))}S`]),
+          () => fields.push(["grpc-timeout", `1${" ".repeat(1000 + this.#rng.int(20_000))}S`]),
         ])();
         break;
       case "grpc-encoding":
-        this.#pick([
-          () => fields.push(["grpc-encoding", this.#pick(["zstd", "deflate", "snappy", "", "GZIP", "x".repeat(10_000), "\u00e9".repeat(8000)])]),
+        this.#rng.pick([
+          () => fields.push(["grpc-encoding", this.#rng.pick(["zstd", "deflate", "snappy", "", "GZIP", "x".repeat(10_000), "\u00e9".repeat(8000)])]),
           () => {
-            fields.push(["grpc-encoding", this.#pick(["gzip", "br", "identity"])]);
+            fields.push(["grpc-encoding", this.#rng.pick(["gzip", "br", "identity"])]);
             c.body = frame(Buffer.from(this.#bytes(30), "latin1"));
             c.body[0] = 1;
           },
@@ -272,39 +266,39 @@ export class HeaderFuzzGenerator {
             c.body[0] = 1;
           },
           () => fields.push(["grpc-encoding", "gzip"], ["grpc-encoding", "br"]),
-          () => fields.push(["grpc-accept-encoding", this.#pick([",,,", this.#bytes(40, 0x80, 0x100), "x".repeat(20_000), "gzip;q=0.5"])]),
+          () => fields.push(["grpc-accept-encoding", this.#rng.pick([",,,", this.#bytes(40, 0x80, 0x100), "x".repeat(20_000), "gzip;q=0.5"])]),
         ])();
         break;
       case "metadata":
-        this.#pick([
-          () => fields.push([`${this.#headerName()}-bin`, this.#pick(["!!!", "a", "====", "YQ=", "Y Q==", this.#bytes(50, 0x20, 0x7f)])]),
-          () => fields.push([this.#pick(["x~y", "x!#$", "x^", "x|y"]), "v"]),
-          () => fields.push([this.#pick(["grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-x-reserved"]), this.#pick(["0", "13", "%zz", "AAAA"])]),
+        this.#rng.pick([
+          () => fields.push([`${this.#headerName()}-bin`, this.#rng.pick(["!!!", "a", "====", "YQ=", "Y Q==", this.#bytes(50, 0x20, 0x7f)])]),
+          () => fields.push([this.#rng.pick(["x~y", "x!#$", "x^", "x|y"]), "v"]),
+          () => fields.push([this.#rng.pick(["grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-x-reserved"]), this.#rng.pick(["0", "13", "%zz", "AAAA"])]),
           () => fields.push(["x-obs-text", this.#bytes(100, 0x80, 0x100)]),
           () => {
-            for (let bytes = 0, limit = 8_000 + this.#int(40_000); bytes < limit; ) {
+            for (let bytes = 0, limit = 8_000 + this.#rng.int(40_000); bytes < limit; ) {
               const value = `${SECRET_MARKER}${this.#asciiValue(4000)}`;
               fields.push([this.#headerName(), value]);
               bytes += value.length + 64;
             }
           },
           () => {
-            for (let i = 0, n = 100 + this.#int(300); i < n; i++) fields.push([`x-m${i}`, "v"]);
+            for (let i = 0, n = 100 + this.#rng.int(300); i < n; i++) fields.push([`x-m${i}`, "v"]);
           },
         ])();
         break;
       case "http-semantics":
-        fields.push(this.#pick<Field>([["expect", "100-continue"], ["expect", "nope"], ["range", "bytes=0-1"], ["cookie", "a=b"], ["if-none-match", "*"], ["accept", "text/html"]]));
+        fields.push(this.#rng.pick<Field>([["expect", "100-continue"], ["expect", "nope"], ["range", "bytes=0-1"], ["cookie", "a=b"], ["if-none-match", "*"], ["accept", "text/html"]]));
         break;
       case "request-trailers":
         // RFC 9113 §8.1: a trailer section must not carry pseudo-headers.
-        c.trailers = [this.#pick<Field>([[":path", "/x"], ["grpc-status", "0"], ["X-Bad", "1"], ["x-v", "a\u0000b"]])];
+        c.trailers = [this.#rng.pick<Field>([[":path", "/x"], ["grpc-status", "0"], ["X-Bad", "1"], ["x-v", "a\u0000b"]])];
         break;
     }
     // Now and then the client gives up on it, or never finishes sending it and then gives up.
     if (this.#chance(0.1)) {
       c.keepOpen = this.#chance(0.5);
-      c.cancelAfterMs = this.#int(100);
+      c.cancelAfterMs = this.#rng.int(100);
     }
     return c;
   }
@@ -313,15 +307,15 @@ export class HeaderFuzzGenerator {
   connectionFatal(): HeaderCase {
     const call = this.#call();
     const body = this.#message(call, false);
-    const kind = this.#pick(["hpack-invalid", "header-list-over-limit", "empty-field-name"] as const);
+    const kind = this.#rng.pick(["hpack-invalid", "header-list-over-limit", "empty-field-name"] as const);
     const c: HeaderCase = { kind: `conn-fatal ${kind}`, fields: this.#callFields(call), body, connectionFatal: true };
     if (kind === "hpack-invalid") {
-      c.rawBlock = this.#pick([
+      c.rawBlock = this.#rng.pick([
         () => Buffer.from([0xff, 0x7f]), // index 254: not in any table
         () => Buffer.from([0x00, 0x05, 0x61]), // a name shorter than its length
         () => Buffer.from([0x00, 0x81, 0xff, 0x01, 0x61]), // a Huffman string of padding only
         () => Buffer.from([0x3f, 0xe1, 0xff, 0x03]), // a table size over SETTINGS_HEADER_TABLE_SIZE
-        () => Buffer.from(this.#bytes(1 + this.#int(60)), "latin1"),
+        () => Buffer.from(this.#bytes(1 + this.#rng.int(60)), "latin1"),
       ])();
     } else if (kind === "header-list-over-limit") {
       for (let bytes = 0; bytes <= ADVERTISED_HEADER_LIST_BYTES; bytes += 16_032) c.fields.push([this.#headerName(), "v".repeat(16_000)]);
@@ -333,7 +327,7 @@ export class HeaderFuzzGenerator {
 
   /** The run's mix: a third well-formed, most of the rest malformed, a few connection-fatal. */
   next(): HeaderCase {
-    const r = this.#next();
+    const r = this.#rng.next();
     if (r < 0.35) return this.wellFormed();
     if (r < 0.97) return this.malformed();
     return this.connectionFatal();

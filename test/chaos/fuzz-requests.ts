@@ -22,16 +22,31 @@ export interface FuzzCase {
   createdId?: string;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
+/** mulberry32 (small, fast, seeded), and the draws every fuzz generator makes from it. */
+export class SeededRandom {
+  #a: number;
+
+  constructor(seed: number) {
+    this.#a = seed >>> 0;
+  }
+
+  /** In [0, 1). */
+  next(): number {
+    this.#a = (this.#a + 0x6d2b79f5) >>> 0;
+    let t = this.#a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  }
+
+  /** 0 to n − 1. */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
 }
 
 const SERVICE = `/${ComputeDriver.typeName}/`;
@@ -47,35 +62,29 @@ export function frame(message: Uint8Array, opts: { declaredLength?: number } = {
 }
 
 export class FuzzGenerator {
-  readonly #next: () => number;
+  readonly #rng: SeededRandom;
   constructor(seed: number, private readonly prefix: string) {
-    this.#next = random(seed);
+    this.#rng = new SeededRandom(seed);
   }
 
-  #int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-  #pick<T>(xs: readonly T[]): T {
-    return xs[this.#int(xs.length)]!;
-  }
   #bytes(n: number): Uint8Array {
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.#int(256);
+    for (let i = 0; i < n; i++) out[i] = this.#rng.int(256);
     return out;
   }
   #string(): string {
-    return this.#pick([
+    return this.#rng.pick([
       () => "",
-      () => "x".repeat(1 + this.#int(300)),
-      () => "y".repeat(64 * 1024 + this.#int(64 * 1024)),
+      () => "x".repeat(1 + this.#rng.int(300)),
+      () => "y".repeat(64 * 1024 + this.#rng.int(64 * 1024)),
       () => "Has_Upper.And,Comma",
       () => "../../etc/passwd",
       () => "a\u0000b",
       () => "\u{1F600}\u200b\uFFFD",
       () => "-leading-dash",
       () => "ok-name",
-      () => String(this.#int(1e9)),
-      () => Buffer.from(this.#bytes(1 + this.#int(40))).toString("latin1"),
+      () => String(this.#rng.int(1e9)),
+      () => Buffer.from(this.#bytes(1 + this.#rng.int(40))).toString("latin1"),
       () => "${jndi:ldap://x}",
       () => "a".repeat(63),
       () => "a".repeat(64),
@@ -83,36 +92,36 @@ export class FuzzGenerator {
   }
   #junk(depth: number): unknown {
     if (depth > 6) return this.#string();
-    return this.#pick([
+    return this.#rng.pick([
       () => this.#string(),
-      () => this.#int(1e6) - 5e5,
-      () => this.#next() * 1e300,
+      () => this.#rng.int(1e6) - 5e5,
+      () => this.#rng.next() * 1e300,
       () => null,
-      () => this.#next() < 0.5,
-      () => Array.from({ length: this.#int(5) }, () => this.#junk(depth + 1)),
-      () => Object.fromEntries(Array.from({ length: this.#int(5) }, () => [this.#pick(["pod", "containers", "volumes", "agent", "name", "host_network", this.#string().slice(0, 30)]), this.#junk(depth + 1)])),
+      () => this.#rng.next() < 0.5,
+      () => Array.from({ length: this.#rng.int(5) }, () => this.#junk(depth + 1)),
+      () => Object.fromEntries(Array.from({ length: this.#rng.int(5) }, () => [this.#rng.pick(["pod", "containers", "volumes", "agent", "name", "host_network", this.#string().slice(0, 30)]), this.#junk(depth + 1)])),
     ])();
   }
   #deepJunk(): unknown {
     let v: unknown = "leaf";
-    for (let i = 0, n = 50 + this.#int(200); i < n; i++) v = { pod: v };
+    for (let i = 0, n = 50 + this.#rng.int(200); i < n; i++) v = { pod: v };
     return v;
   }
   #struct(): Record<string, unknown> | undefined {
-    const r = this.#int(4);
+    const r = this.#rng.int(4);
     if (r === 0) return undefined;
     if (r === 1) return { pod: this.#deepJunk() } as Record<string, unknown>;
     const j = this.#junk(0);
     return j !== null && typeof j === "object" && !Array.isArray(j) ? (j as Record<string, unknown>) : { value: j };
   }
   #map(): Record<string, string> {
-    return Object.fromEntries(Array.from({ length: this.#int(4) }, () => [this.#pick(["PATH", "GOOD_NAME", "BAD-NAME", "", "1X", this.#string().slice(0, 20)]), this.#string()]));
+    return Object.fromEntries(Array.from({ length: this.#rng.int(4) }, () => [this.#rng.pick(["PATH", "GOOD_NAME", "BAD-NAME", "", "1X", this.#string().slice(0, 20)]), this.#string()]));
   }
 
   /** A mostly-invalid DriverSandbox: each field keeps a valid value only now and then. */
   #sandbox(): { id: string; message: any } {
-    const valid = () => this.#next() < 0.6;
-    const suffix = `${this.#int(1e9).toString(36)}`;
+    const valid = () => this.#rng.next() < 0.6;
+    const suffix = `${this.#rng.int(1e9).toString(36)}`;
     const id = valid() ? `${this.prefix}-id-${suffix}` : this.#string();
     const message = {
       id,
@@ -122,30 +131,30 @@ export class FuzzGenerator {
         logLevel: valid() ? "info" : this.#string(),
         environment: valid() ? {} : this.#map(),
         sandboxToken: this.#string(),
-        command: valid() ? [] : Array.from({ length: this.#int(4) }, () => this.#string()),
-        tty: this.#next() < 0.5,
+        command: valid() ? [] : Array.from({ length: this.#rng.int(4) }, () => this.#string()),
+        tty: this.#rng.next() < 0.5,
         template: {
           image: valid() ? TEST_IMAGE : this.#string(),
           agentSocketPath: valid() ? "" : this.#string(),
           labels: valid() ? {} : this.#map(),
           environment: valid() ? {} : this.#map(),
-          resources: valid() ? undefined : { cpuLimit: this.#string(), memoryRequest: this.#pick(["1Gi", "-1", "lots", this.#string()]) },
+          resources: valid() ? undefined : { cpuLimit: this.#string(), memoryRequest: this.#rng.pick(["1Gi", "-1", "lots", this.#string()]) },
           driverConfig: valid() ? undefined : (this.#struct() as any),
           platformConfig: valid() ? undefined : (this.#struct() as any),
         },
-        ...(valid() ? {} : { resourceRequirements: { gpu: { count: this.#pick([0, 1, 2, 3, 2 ** 32 - 1, this.#int(100)]) } } }),
+        ...(valid() ? {} : { resourceRequirements: { gpu: { count: this.#rng.pick([0, 1, 2, 3, 2 ** 32 - 1, this.#rng.int(100)]) } } }),
       },
     };
     return { id, message };
   }
 
   #idRequest(): { sandboxId: string; sandboxName: string } {
-    return { sandboxId: this.#next() < 0.3 ? `${this.prefix}-id-missing` : this.#string(), sandboxName: this.#next() < 0.5 ? "" : this.#string() };
+    return { sandboxId: this.#rng.next() < 0.3 ? `${this.prefix}-id-missing` : this.#string(), sandboxName: this.#rng.next() < 0.5 ? "" : this.#string() };
   }
 
   /** A well-framed request whose message is generated, mostly wrong. */
   mutatedValid(): FuzzCase {
-    const method = this.#pick(["CreateSandbox", "ValidateSandboxCreate", "GetSandbox", "DeleteSandbox", "StopSandbox", "StartSandbox", "ListSandboxes", "GetCapabilities"]);
+    const method = this.#rng.pick(["CreateSandbox", "ValidateSandboxCreate", "GetSandbox", "DeleteSandbox", "StopSandbox", "StartSandbox", "ListSandboxes", "GetCapabilities"]);
     let body: Uint8Array;
     let createdId: string | undefined;
     switch (method) {
@@ -180,7 +189,7 @@ export class FuzzGenerator {
   flippedBytes(): FuzzCase {
     const { message } = this.#sandbox();
     const bytes = toBinary(CreateSandboxRequestSchema, create(CreateSandboxRequestSchema, { sandbox: message }));
-    for (let i = 0, n = 1 + this.#int(4); i < n && bytes.length > 0; i++) bytes[this.#int(bytes.length)] = this.#int(256);
+    for (let i = 0, n = 1 + this.#rng.int(4); i < n && bytes.length > 0; i++) bytes[this.#rng.int(bytes.length)] = this.#rng.int(256);
     let createdId: string | undefined;
     try {
       createdId = fromBinary(CreateSandboxRequestSchema, bytes).sandbox?.id;
@@ -191,23 +200,23 @@ export class FuzzGenerator {
   }
 
   garbage(): FuzzCase {
-    const method = this.#pick(["CreateSandbox", "ValidateSandboxCreate", "GetSandbox", "DeleteSandbox", "StopSandbox"]);
-    return { kind: "garbage-message", path: SERVICE + method, contentType: GRPC, body: frame(this.#bytes(1 + this.#int(512))) };
+    const method = this.#rng.pick(["CreateSandbox", "ValidateSandboxCreate", "GetSandbox", "DeleteSandbox", "StopSandbox"]);
+    return { kind: "garbage-message", path: SERVICE + method, contentType: GRPC, body: frame(this.#bytes(1 + this.#rng.int(512))) };
   }
 
   /** Raw bytes with no gRPC framing at all. */
   unframed(): FuzzCase {
-    return { kind: "unframed-bytes", path: `${SERVICE}GetSandbox`, contentType: GRPC, body: this.#bytes(this.#int(12)) };
+    return { kind: "unframed-bytes", path: `${SERVICE}GetSandbox`, contentType: GRPC, body: this.#bytes(this.#rng.int(12)) };
   }
 
   truncated(): FuzzCase {
     const body = toBinary(GetSandboxRequestSchema, create(GetSandboxRequestSchema, { sandboxId: `${this.prefix}-id-missing` }));
-    return { kind: "truncated-frame", path: `${SERVICE}GetSandbox`, contentType: GRPC, body: frame(body, { declaredLength: body.length + 1 + this.#int(1000) }) };
+    return { kind: "truncated-frame", path: `${SERVICE}GetSandbox`, contentType: GRPC, body: frame(body, { declaredLength: body.length + 1 + this.#rng.int(1000) }) };
   }
 
   /** A frame header announcing more than --max-request-bytes, followed by a few bytes. */
   oversizedHeader(): FuzzCase {
-    return { kind: "oversized-declared", path: `${SERVICE}CreateSandbox`, contentType: GRPC, body: frame(this.#bytes(16), { declaredLength: 5 * 1024 * 1024 + this.#int(2 ** 31) }) };
+    return { kind: "oversized-declared", path: `${SERVICE}CreateSandbox`, contentType: GRPC, body: frame(this.#bytes(16), { declaredLength: 5 * 1024 * 1024 + this.#rng.int(2 ** 31) }) };
   }
 
   /** A real 5 MiB message, over the default 4 MiB limit. */
@@ -222,16 +231,16 @@ export class FuzzGenerator {
   }
 
   unknownMethod(): FuzzCase {
-    return { kind: "unknown-method", path: this.#pick([`${SERVICE}Nope`, "/nope.Service/Get", "/", `${SERVICE}${this.#int(1e9).toString(36)}`]), contentType: GRPC, body: frame(new Uint8Array()) };
+    return { kind: "unknown-method", path: this.#rng.pick([`${SERVICE}Nope`, "/nope.Service/Get", "/", `${SERVICE}${this.#rng.int(1e9).toString(36)}`]), contentType: GRPC, body: frame(new Uint8Array()) };
   }
 
   wrongContentType(): FuzzCase {
-    return { kind: "wrong-content-type", path: `${SERVICE}GetSandbox`, contentType: this.#pick(["text/plain", "application/json", "application/grpc+json", "application/grpc-web"]), body: frame(this.#bytes(10)) };
+    return { kind: "wrong-content-type", path: `${SERVICE}GetSandbox`, contentType: this.#rng.pick(["text/plain", "application/json", "application/grpc+json", "application/grpc-web"]), body: frame(this.#bytes(10)) };
   }
 
   /** The mix of the whole run: mostly mutated messages, a steady share of broken framing. */
   next(): FuzzCase {
-    const r = this.#next();
+    const r = this.#rng.next();
     if (r < 0.5) return this.mutatedValid();
     if (r < 0.65) return this.flippedBytes();
     if (r < 0.78) return this.garbage();

@@ -4,7 +4,7 @@
 // decodable, so the driver's policy (not the wire decoder) answers them.
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { DriverSandboxSchema, type DriverSandbox } from "../../src/gen/compute_driver_pb";
-import { random } from "../chaos/fuzz-requests";
+import { SeededRandom } from "../chaos/fuzz-requests";
 import { TEST_IMAGE } from "../support/requests";
 
 /** Domains a key prefix is built from: ones the policy refuses, their subdomains, and tenants' own. */
@@ -35,47 +35,39 @@ export interface PolicyFuzzCase {
 }
 
 export class PolicyFuzzGenerator {
-  readonly #next: () => number;
+  readonly #rng: SeededRandom;
   #count = 0;
 
   constructor(seed: number, private readonly prefix: string) {
-    this.#next = random(seed);
-  }
-
-  #int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-
-  #pick<T>(xs: readonly T[]): T {
-    return xs[this.#int(xs.length)]!;
+    this.#rng = new SeededRandom(seed);
   }
 
   #key(): string {
-    const r = this.#int(10);
-    if (r < 6) return `${this.#pick(DOMAINS)}/${this.#pick(NAMES)}`;
-    if (r < 8) return this.#pick(UNPREFIXED);
-    return this.#pick(["", "/x", "a/b/c", "-x", "x-", `${"d".repeat(64)}`, `example.com/${"n".repeat(64)}`, "UPPER.example.com/x", "ex ample.com/x"]);
+    const r = this.#rng.int(10);
+    if (r < 6) return `${this.#rng.pick(DOMAINS)}/${this.#rng.pick(NAMES)}`;
+    if (r < 8) return this.#rng.pick(UNPREFIXED);
+    return this.#rng.pick(["", "/x", "a/b/c", "-x", "x-", `${"d".repeat(64)}`, `example.com/${"n".repeat(64)}`, "UPPER.example.com/x", "ex ample.com/x"]);
   }
 
   #labelValue(): string {
-    return this.#pick(["", "v", "ml", "a".repeat(63), "a".repeat(64), "-x", "x y", "v1.2_3", this.#pick(TEXT)]);
+    return this.#rng.pick(["", "v", "ml", "a".repeat(63), "a".repeat(64), "-x", "x y", "v1.2_3", this.#rng.pick(TEXT)]);
   }
 
   #dnsName(): string {
-    return this.#pick(["ok", "a--b", "b--c", "x".repeat(30), "x".repeat(64), "UPPER", "-x", "x-", "a.b", "a_b", "ü", "", "1abc", "abc1"]);
+    return this.#rng.pick(["ok", "a--b", "b--c", "x".repeat(30), "x".repeat(64), "UPPER", "-x", "x-", "a.b", "a_b", "ü", "", "1abc", "abc1"]);
   }
 
   #quantity(): string {
-    return this.#pick(QUANTITIES);
+    return this.#rng.pick(QUANTITIES);
   }
 
   #envName(): string {
-    return this.#pick(["GOOD", "_x", "A1", "1A", "A-B", "A=B", "", "OPENSHELL_ENDPOINT", "PATH", "ü"]);
+    return this.#rng.pick(["GOOD", "_x", "A1", "1A", "A-B", "A=B", "", "OPENSHELL_ENDPOINT", "PATH", "ü"]);
   }
 
   next(): PolicyFuzzCase {
     this.#count++;
-    const suffix = `${this.#count.toString(36)}${this.#int(1e6).toString(36)}`;
+    const suffix = `${this.#count.toString(36)}${this.#rng.int(1e6).toString(36)}`;
     const id = `${this.prefix}-${suffix}`;
     const annotations: Record<string, string> = {};
     const labels: Record<string, string> = {};
@@ -88,13 +80,13 @@ export class PolicyFuzzGenerator {
     let workspace = "tpf";
     const command: string[] = [];
     const kinds: string[] = [];
-    const mutations = 2 + this.#int(2);
+    const mutations = 2 + this.#rng.int(2);
     for (let m = 0; m < mutations; m++) {
-      const kind = this.#pick(["annotation", "label", "name", "quantity", "env", "placement", "gpu", "command"] as const);
+      const kind = this.#rng.pick(["annotation", "label", "name", "quantity", "env", "placement", "gpu", "command"] as const);
       kinds.push(kind);
       switch (kind) {
         case "annotation":
-          annotations[this.#key()] = this.#pick(TEXT);
+          annotations[this.#key()] = this.#rng.pick(TEXT);
           break;
         case "label":
           labels[this.#key()] = this.#labelValue();
@@ -103,28 +95,28 @@ export class PolicyFuzzGenerator {
           // A valid pick gets the case's suffix, so two accepted cases never share a CR name.
           const pick = this.#dnsName();
           const unique = pick === "" ? "" : `${pick}${suffix}`;
-          if (this.#next() < 0.5) name = unique;
+          if (this.#rng.next() < 0.5) name = unique;
           else workspace = unique;
           break;
         }
         case "quantity": {
-          const where = this.#int(3);
-          if (where === 0) resources[this.#pick(["cpuLimit", "cpuRequest", "memoryLimit", "memoryRequest"])] = this.#quantity();
-          else if (where === 1) platform.resources_raw = { limits: { [this.#pick(RESOURCE_NAMES)]: this.#next() < 0.3 ? this.#next() * 10 ** this.#int(400) : this.#quantity() } };
-          else driver.containers = { agent: { resources: { limits: { [this.#pick(RESOURCE_NAMES)]: this.#quantity() } } } };
+          const where = this.#rng.int(3);
+          if (where === 0) resources[this.#rng.pick(["cpuLimit", "cpuRequest", "memoryLimit", "memoryRequest"])] = this.#quantity();
+          else if (where === 1) platform.resources_raw = { limits: { [this.#rng.pick(RESOURCE_NAMES)]: this.#rng.next() < 0.3 ? this.#rng.next() * 10 ** this.#rng.int(400) : this.#quantity() } };
+          else driver.containers = { agent: { resources: { limits: { [this.#rng.pick(RESOURCE_NAMES)]: this.#quantity() } } } };
           break;
         }
         case "env":
-          (this.#next() < 0.5 ? specEnv : templateEnv)[this.#envName()] = this.#pick(TEXT);
+          (this.#rng.next() < 0.5 ? specEnv : templateEnv)[this.#envName()] = this.#rng.pick(TEXT);
           break;
         case "placement":
           this.#placement(platform, driver);
           break;
         case "gpu":
-          platform.resources_raw = { limits: { [this.#pick(RESOURCE_NAMES.filter((r) => r.includes("gpu") || r.includes("i915")))]: 1 + this.#int(2) } };
+          platform.resources_raw = { limits: { [this.#rng.pick(RESOURCE_NAMES.filter((r) => r.includes("gpu") || r.includes("i915")))]: 1 + this.#rng.int(2) } };
           break;
         case "command":
-          command.push(this.#pick(TEXT));
+          command.push(this.#rng.pick(TEXT));
           break;
       }
     }
@@ -150,17 +142,17 @@ export class PolicyFuzzGenerator {
   }
 
   #placement(platform: JsonObject, driver: JsonObject): void {
-    const target = this.#next() < 0.5 ? platform : ((driver.pod ??= {}) as JsonObject);
-    switch (this.#int(5)) {
+    const target = this.#rng.next() < 0.5 ? platform : ((driver.pod ??= {}) as JsonObject);
+    switch (this.#rng.int(5)) {
       case 0:
-        target.runtime_class_name = this.#pick(["runc", "gvisor", "kata", "", "Bad_Name"]);
+        target.runtime_class_name = this.#rng.pick(["runc", "gvisor", "kata", "", "Bad_Name"]);
         break;
       case 1:
-        driver.pod = { ...(driver.pod as JsonObject | undefined), priority_class_name: this.#pick(["system-node-critical", "low", ""]) };
+        driver.pod = { ...(driver.pod as JsonObject | undefined), priority_class_name: this.#rng.pick(["system-node-critical", "low", ""]) };
         break;
       case 2:
         target.tolerations = [
-          this.#pick<JsonObject>([
+          this.#rng.pick<JsonObject>([
             { operator: "Exists" },
             { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
             { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
@@ -171,10 +163,10 @@ export class PolicyFuzzGenerator {
         ];
         break;
       case 3:
-        target.node_selector = { [this.#pick(["kubernetes.io/hostname", "node-role.kubernetes.io/master", "topology.kubernetes.io/zone", "pool", "Bad Key"])]: this.#labelValue() };
+        target.node_selector = { [this.#rng.pick(["kubernetes.io/hostname", "node-role.kubernetes.io/master", "topology.kubernetes.io/zone", "pool", "Bad Key"])]: this.#labelValue() };
         break;
       default:
-        platform.host_users = this.#next() < 0.5;
+        platform.host_users = this.#rng.next() < 0.5;
     }
   }
 }
