@@ -228,8 +228,9 @@ export class WorkspaceNamespaces {
       namespace = this.#requireReusable(existing, field);
     }
     await this.#createServiceAccount(name);
-    if (this.#settings.managedSshIngress.enabled) await this.#applySshPolicy(name);
-    if (this.#settings.managedSshIngress.sandboxPolicy) await this.#applySandboxPolicy(name);
+    const ingress = this.#settings.managedSshIngress;
+    if (ingress.enabled) await this.#applyNetworkPolicy(name, SSH_NETWORK_POLICY_NAME, sshIngressPolicy(name, ingress));
+    if (ingress.sandboxPolicy) await this.#applyNetworkPolicy(name, SANDBOX_NETWORK_POLICY_NAME, sandboxIsolationPolicy(name, ingress));
     return namespace;
   }
 
@@ -279,29 +280,17 @@ export class WorkspaceNamespaces {
     }
   }
 
-  async #applySshPolicy(namespace: string): Promise<void> {
+  /** Server-side apply of one of the NetworkPolicies managed mode keeps in a workspace namespace. */
+  async #applyNetworkPolicy(namespace: string, name: string, body: object): Promise<void> {
     await this.#client.request({
       verb: "patch",
       patchType: "apply",
-      path: `${namespacedPath(namespace, "networkpolicies")}/${SSH_NETWORK_POLICY_NAME}`,
+      path: `${namespacedPath(namespace, "networkpolicies")}/${name}`,
       query: { fieldManager: FIELD_MANAGER },
-      body: sshIngressPolicy(namespace, this.#settings.managedSshIngress),
+      body,
       resource: "networkpolicies.networking.k8s.io",
       namespace,
-      name: SSH_NETWORK_POLICY_NAME,
-    });
-  }
-
-  async #applySandboxPolicy(namespace: string): Promise<void> {
-    await this.#client.request({
-      verb: "patch",
-      patchType: "apply",
-      path: `${namespacedPath(namespace, "networkpolicies")}/${SANDBOX_NETWORK_POLICY_NAME}`,
-      query: { fieldManager: FIELD_MANAGER },
-      body: sandboxIsolationPolicy(namespace, this.#settings.managedSshIngress),
-      resource: "networkpolicies.networking.k8s.io",
-      namespace,
-      name: SANDBOX_NETWORK_POLICY_NAME,
+      name,
     });
   }
 
