@@ -2,10 +2,13 @@
 // raw write of the same kind of CR as the driver's identity, and a GetSandbox miss against a raw
 // GET, at 1 and 16 in flight, with the LIST of one id the driver used to make before every such
 // call timed beside them (the API server's own cost of walking the fleet for one id).
-// Driver and raw calls take turns (one each at 1 in flight, one batch each at 16) on different
-// sandboxes of the bench's fleet, so both see the same cluster.
+// Driver and raw calls take turns call by call, each worker alternating which goes first, on
+// different sandboxes of the bench's fleet, so both see the same cluster at the same moments.
+// The driver's calls come from a C-core gRPC client (grpc-caller.ts), as the gateway's come from
+// a compiled one; the raw requests from the driver's own Kubernetes client.
 import type { KubeClient } from "../src/kube";
-import { connectClient } from "../test/support/clients";
+import { DeleteSandboxRequestSchema, GetSandboxRequestSchema, StartSandboxRequestSchema, StopSandboxRequestSchema } from "../src/gen/compute_driver_pb";
+import { GrpcioCaller } from "./grpc-caller";
 import { retried } from "./retried";
 
 const SANDBOXES = (namespace: string) => `/apis/agents.x-k8s.io/v1beta1/namespaces/${namespace}/sandboxes`;
@@ -47,20 +50,36 @@ const percentile = (xs: number[], p: number) => {
 };
 const summary = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), calls: xs.length });
 
-async function timed(calls: (() => Promise<unknown>)[], inFlight: number): Promise<number[]> {
-  const times: number[] = [];
+/** One call, resolving to its time in ms as its client measured it. */
+type Timed = () => Promise<number>;
+
+/** Driver and raw calls in pairs, `inFlight` workers, each alternating which of its pair goes first. */
+async function turns(pairs: [driver: Timed, raw: Timed][], inFlight: number): Promise<{ driver: number[]; raw: number[] }> {
+  const times = { driver: [] as number[], raw: [] as number[] };
   let next = 0;
   const worker = async () => {
-    while (next < calls.length) {
-      const call = calls[next++]!;
-      const t = performance.now();
-      await call();
-      times.push(performance.now() - t);
+    while (next < pairs.length) {
+      const i = next++;
+      const [driver, raw] = pairs[i]!;
+      if (i % 2 === 0) {
+        times.driver.push(await driver());
+        times.raw.push(await raw());
+      } else {
+        times.raw.push(await raw());
+        times.driver.push(await driver());
+      }
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   return times;
 }
+
+/** The time of an in-process call. */
+const clocked = (call: () => Promise<unknown>): Timed => async () => {
+  const t = performance.now();
+  await call();
+  return performance.now() - t;
+};
 
 /** The pool's sandboxes, handed out once each. */
 class Pool {
@@ -75,13 +94,21 @@ class Pool {
 }
 
 export async function benchWrites(spec: WriteBenchSpec): Promise<WriteBenchResult> {
+  const caller = new GrpcioCaller(spec.socket);
+  try {
+    return await measure(spec, caller);
+  } finally {
+    await caller.close();
+  }
+}
+
+async function measure(spec: WriteBenchSpec, caller: GrpcioCaller): Promise<WriteBenchResult> {
   const { raw, namespace, log } = spec;
-  const client = connectClient(spec.socket);
   const pool = new Pool(spec.pool);
   const base = SANDBOXES(namespace);
   const cells: WriteCell[] = [];
-  const cell = (op: WriteOp, inFlight: number, rawWhat: string, driver: number[], rawTimes: number[]) => {
-    const c = { op, inFlight, raw: rawWhat, driver: summary(driver), rawTimes: summary(rawTimes) };
+  const cell = (op: WriteOp, inFlight: number, rawWhat: string, times: { driver: number[]; raw: number[] }) => {
+    const c = { op, inFlight, raw: rawWhat, driver: summary(times.driver), rawTimes: summary(times.raw) };
     cells.push(c);
     log(`${op}, ${inFlight} in flight: driver p50 ${c.driver.p50.toFixed(1)} ms p99 ${c.driver.p99.toFixed(1)} ms vs raw p50 ${c.rawTimes.p50.toFixed(1)} ms p99 ${c.rawTimes.p99.toFixed(1)} ms`);
   };
@@ -106,66 +133,56 @@ export async function benchWrites(spec: WriteBenchSpec): Promise<WriteBenchResul
       cr = await get(name);
     }
   };
-  const stopSignal = () => AbortSignal.timeout(300_000);
+  const stop = (sandboxId: string): Timed => () => caller.call("StopSandbox", StopSandboxRequestSchema, { sandboxId });
+  const start = (sandboxId: string): Timed => () => caller.call("StartSandbox", StartSandboxRequestSchema, { sandboxId });
+  const pairsOf = (viaDriver: { id: string; name: string }[], viaRaw: { id: string; name: string }[], driver: (id: string) => Timed, raw: (name: string) => Timed) =>
+    viaDriver.map((s, i): [Timed, Timed] => [driver(s.id), raw(viaRaw[i]!.name)]);
+  const rounds = async (n: number, pairs: [Timed, Timed][], inFlight: number) => {
+    const all = { driver: [] as number[], raw: [] as number[] };
+    for (let round = 0; round < n; round++) {
+      const times = await turns(pairs, inFlight);
+      all.driver.push(...times.driver);
+      all.raw.push(...times.raw);
+    }
+    return all;
+  };
 
   for (const inFlight of [1, 16]) {
     const n = inFlight === 1 ? spec.sizes.stop1 : spec.sizes.stop16;
     const [viaDriver, viaRaw] = [pool.take(n), pool.take(n)];
     // Running → stopped: the call waits for the controller to delete the pod and report Suspended.
-    let d = await timed(viaDriver.map((s) => () => client.stopSandbox({ sandboxId: s.id })), inFlight);
-    let r = await timed(viaRaw.map((s) => () => rawStop(s.name)), inFlight);
-    cell("StopSandbox (running → stopped)", inFlight, "PATCH operatingMode=Suspended, then GET the CR and its pod on the driver's poll schedule until Suspended=True and the pod is gone", d, r);
-    // Stopped already: what each Stop costs beyond the controller's work. Three rounds each.
-    d = [];
-    r = [];
-    for (let round = 0; round < 3; round++) {
-      d.push(...(await timed(viaDriver.map((s) => () => client.stopSandbox({ sandboxId: s.id }, { signal: stopSignal() })), inFlight)));
-      r.push(...(await timed(viaRaw.map((s) => () => patch(s.name, "Suspended")), inFlight)));
-    }
-    cell("StopSandbox (already stopped)", inFlight, "PATCH operatingMode=Suspended of the same CR", d, r);
-    d = [];
-    r = [];
-    for (let round = 0; round < 3; round++) {
-      d.push(...(await timed(viaDriver.map((s) => () => client.startSandbox({ sandboxId: s.id })), inFlight)));
-      r.push(...(await timed(viaRaw.map((s) => () => patch(s.name, "Running")), inFlight)));
-    }
-    cell("StartSandbox", inFlight, "PATCH operatingMode=Running of the same CR", d, r);
+    cell(
+      "StopSandbox (running → stopped)",
+      inFlight,
+      "PATCH operatingMode=Suspended, then GET the CR and its pod on the driver's poll schedule until Suspended=True and the pod is gone",
+      await turns(pairsOf(viaDriver, viaRaw, stop, (name) => clocked(() => rawStop(name))), inFlight),
+    );
+    // Stopped already: what each Stop costs beyond the controller's work.
+    const stopAgain = pairsOf(viaDriver, viaRaw, stop, (name) => clocked(() => patch(name, "Suspended")));
+    cell("StopSandbox (already stopped)", inFlight, "PATCH operatingMode=Suspended of the same CR", await rounds(spec.sizes.rounds, stopAgain, inFlight));
+    // The first round starts stopped sandboxes (the controller makes their pods), the rest find them started.
+    const startPairs = pairsOf(viaDriver, viaRaw, start, (name) => clocked(() => patch(name, "Running")));
+    cell("StartSandbox", inFlight, "PATCH operatingMode=Running of the same CR", await rounds(spec.sizes.rounds, startPairs, inFlight));
   }
 
   for (const inFlight of [1, 16]) {
     const n = inFlight === 1 ? spec.sizes.delete1 : spec.sizes.delete16;
     const [viaDriver, viaRaw] = [pool.take(n), pool.take(n)];
-    const d = await timed(viaDriver.map((s) => () => client.deleteSandbox({ sandboxId: s.id })), inFlight);
-    const r = await timed(
-      viaRaw.map((s) => () => raw.request({ verb: "delete", path: `${base}/${s.name}`, body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" }, resource: "sandboxes", namespace, name: s.name })),
-      inFlight,
-    );
-    cell("DeleteSandbox", inFlight, "DELETE of the same kind of CR by name", d, r);
+    const rawDelete = (name: string) =>
+      clocked(() => raw.request({ verb: "delete", path: `${base}/${name}`, body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" }, resource: "sandboxes", namespace, name }));
+    const driverDelete = (sandboxId: string): Timed => () => caller.call("DeleteSandbox", DeleteSandboxRequestSchema, { sandboxId });
+    cell("DeleteSandbox", inFlight, "DELETE of the same kind of CR by name", await turns(pairsOf(viaDriver, viaRaw, driverDelete, rawDelete), inFlight));
   }
 
   const present = spec.pool.at(-1)!.name;
   let missId = 0;
   for (const inFlight of [1, 16]) {
-    const rounds = inFlight === 1 ? spec.sizes.getRounds1 : spec.sizes.getRounds16;
-    const d: number[] = [];
-    const r: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      d.push(
-        ...(await timed(
-          Array.from({ length: inFlight }, () => () => client.getSandbox({ sandboxId: `${spec.gatewayId}-missing-${missId++}` }).then(
-            () => {
-              throw new Error("a missing id was found");
-            },
-            (err: { code?: number }) => {
-              if (err.code !== 5) throw err;
-            },
-          )),
-          inFlight,
-        )),
-      );
-      r.push(...(await timed(Array.from({ length: inFlight }, () => () => get(present)), inFlight)));
-    }
-    cell("GetSandbox miss", inFlight, "GET of one sandbox by name", d, r);
+    const calls = inFlight === 1 ? spec.sizes.getRounds1 : spec.sizes.getRounds16 * inFlight;
+    const pairs = Array.from({ length: calls }, (): [Timed, Timed] => [
+      () => caller.call("GetSandbox", GetSandboxRequestSchema, { sandboxId: `${spec.gatewayId}-missing-${missId++}` }, "NOT_FOUND"),
+      clocked(() => get(present)),
+    ]);
+    cell("GetSandbox miss", inFlight, "GET of one sandbox by name", await turns(pairs, inFlight));
   }
 
   // The API server's own time for the LIST of one id the driver made before each of these calls.
@@ -200,6 +217,8 @@ export async function benchWrites(spec: WriteBenchSpec): Promise<WriteBenchResul
 export interface WriteSizes {
   stop1: number;
   stop16: number;
+  /** Rounds of "already stopped" Stops and of Starts over the stopped sandboxes. */
+  rounds: number;
   delete1: number;
   delete16: number;
   getRounds1: number;
@@ -208,8 +227,8 @@ export interface WriteSizes {
 
 /** The full cells, and a few calls each for the e2e smoke run of the bench (a fleet of 100). */
 export function writeSizes(sandboxes: number): WriteSizes {
-  if (sandboxes >= 1000) return { stop1: 8, stop16: 16, delete1: 20, delete16: 32, getRounds1: 100, getRounds16: 10 };
-  return { stop1: 2, stop16: 4, delete1: 3, delete16: 4, getRounds1: 5, getRounds16: 2 };
+  if (sandboxes >= 1000) return { stop1: 8, stop16: 16, rounds: 5, delete1: 20, delete16: 32, getRounds1: 100, getRounds16: 10 };
+  return { stop1: 2, stop16: 4, rounds: 2, delete1: 3, delete16: 4, getRounds1: 5, getRounds16: 2 };
 }
 
 /** How many of the fleet's sandboxes benchWrites uses: each side's, and one that stays for the raw GET. */
