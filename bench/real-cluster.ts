@@ -243,7 +243,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<Cluste
       figure(
         `${c.op} of 1 of ${n}, ${c.inFlight} in flight: driver vs raw`,
         `p50 ${ms(c.driver.p50)} vs ${ms(c.rawTimes.p50)} (${(c.driver.p50 / c.rawTimes.p50).toFixed(2)}×), p99 ${ms(c.driver.p99)} vs ${ms(c.rawTimes.p99)}; ${c.driver.calls} calls each`,
-        `${c.op.split(" ")[0]} from grpcio (bench/grpc_caller.py, timed there) vs ${c.raw}, driver identity, taking turns call by call`,
+        `${c.op.split(" ")[0]} from grpcio (bench/grpc_caller.py, timed there) vs ${c.raw}, driver identity, taking turns (call by call at 1 in flight, 16 calls a side at 16)`,
       );
     }
     const { idListMs, getMs } = result.writes;

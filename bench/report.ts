@@ -237,14 +237,14 @@ ${keptWhy()}
 
 ## Writes by id at fleet scale (issue 17)
 
-Driver and raw requests take turns call by call in one run (\`bench/write-latency.ts\`), as the
-driver's identity; the raw side writes another CR of the same fleet. The driver's calls come from a
-C-core gRPC client (\`bench/grpc_caller.py\`), as the gateway's come from a compiled one (a column measured
-before it existed timed the bench's Connect client, ~1.5 ms a call slower on its own: its section's
-"how" says which). "Running → stopped" waits for the
-controller to delete the pod and report \`Suspended=True\` on both sides, polling on the driver's
-schedule; "already stopped" is the write alone. A Get miss is compared with a GET of one sandbox
-by name.
+Driver and raw requests take turns in one run (\`bench/write-latency.ts\`: call by call at 1 in
+flight, 16 calls a side at 16, the side that goes first alternating), as the driver's identity; the
+raw side writes another CR of the same fleet. The driver's calls come from a C-core gRPC client
+(\`bench/grpc_caller.py\`), as the gateway's come from a compiled one; a column measured before
+that client existed timed the bench's Connect client, ~1.5 ms a call slower on its own (its
+section's "how" says which). "Running → stopped" waits for the controller to delete the pod and
+report \`Suspended=True\` on both sides, polling on the driver's schedule; "already stopped" is the
+write alone. A Get miss is compared with a GET of one sandbox by name.
 
 ${writeTargets(clusterRuns)}
 

@@ -2,8 +2,8 @@
 // raw write of the same kind of CR as the driver's identity, and a GetSandbox miss against a raw
 // GET, at 1 and 16 in flight, with the LIST of one id the driver used to make before every such
 // call timed beside them (the API server's own cost of walking the fleet for one id).
-// Driver and raw calls take turns call by call, each worker alternating which goes first, on
-// different sandboxes of the bench's fleet, so both see the same cluster at the same moments.
+// Driver and raw calls take turns (call by call at 1 in flight, 16 calls a side at 16), the side
+// that goes first alternating, on different sandboxes of the bench's fleet.
 // The driver's calls come from a C-core gRPC client (grpc-caller.ts), as the gateway's come from
 // a compiled one; the raw requests from the driver's own Kubernetes client.
 import type { KubeClient } from "../src/kube";
@@ -53,24 +53,20 @@ const summary = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs
 /** One call, resolving to its time in ms as its client measured it. */
 type Timed = () => Promise<number>;
 
-/** Driver and raw calls in pairs, `inFlight` workers, each alternating which of its pair goes first. */
+/**
+ * Driver and raw calls in turns of `inFlight` pairs: one side's calls of a turn all at once, then
+ * the other's, the side that goes first alternating turn by turn. At 1 in flight that is call by
+ * call; at 16 each side is timed under its own 16 requests, not the other's (a Get miss's LISTs
+ * would slow the raw GETs beside them).
+ */
 async function turns(pairs: [driver: Timed, raw: Timed][], inFlight: number): Promise<{ driver: number[]; raw: number[] }> {
   const times = { driver: [] as number[], raw: [] as number[] };
-  let next = 0;
-  const worker = async () => {
-    while (next < pairs.length) {
-      const i = next++;
-      const [driver, raw] = pairs[i]!;
-      if (i % 2 === 0) {
-        times.driver.push(await driver());
-        times.raw.push(await raw());
-      } else {
-        times.raw.push(await raw());
-        times.driver.push(await driver());
-      }
+  for (let turn = 0; turn * inFlight < pairs.length; turn++) {
+    const group = pairs.slice(turn * inFlight, (turn + 1) * inFlight);
+    for (const side of turn % 2 === 0 ? (["driver", "raw"] as const) : (["raw", "driver"] as const)) {
+      times[side].push(...(await Promise.all(group.map(([driver, raw]) => (side === "driver" ? driver : raw)()))));
     }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  }
   return times;
 }
 

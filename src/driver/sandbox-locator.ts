@@ -4,9 +4,11 @@
 // watch's delay, so what it names may have moved on since (deleted, or the name taken by another
 // sandbox): writes carry the CR's UID as a precondition and ask the API server once when that
 // fails (SandboxOperations). An id the cache does not hold is confirmed with the API server in one
-// read that does not scan etcd (SandboxLookup.byIdNotOlderThan); a cache that cannot vouch for
-// what it holds (not synced, a watch failing) is not asked at all.
+// read that does not scan etcd (SandboxLookup.byIdsNotOlderThan); a cache that cannot vouch for
+// what it holds (not synced, a watch failing) is not asked at all. Misses that arrive together
+// are confirmed together (BatchedReads): one read for the ids that missed meanwhile.
 import { isKubeApiError } from "../kube";
+import { BatchedReads } from "./batched-reads";
 import type { SandboxCache } from "./sandbox-cache";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
 import type { CachedSandbox } from "./slim-objects";
@@ -31,9 +33,16 @@ export interface Located {
   cached: boolean;
 }
 
+/**
+ * Ids whose misses one read confirms at most: 64 ids of up to 63 characters keep the label
+ * selector near 4 KiB, well inside the API server's request-line limit.
+ */
+const MISSES_PER_READ = 64;
+
 export class SandboxLocator {
   readonly #cache: SandboxCache;
   readonly #lookup: SandboxLookup;
+  readonly #misses = new BatchedReads<FoundSandbox[]>((ids) => this.#confirmMisses(ids), MISSES_PER_READ);
   /** The newest resourceVersion a write of this driver's came back with. */
   #written: string | undefined;
 
@@ -61,20 +70,28 @@ export class SandboxLocator {
   }
 
   /**
-   * The API server's answer for an id the cache does not hold: from its watch cache, no older than
-   * what the driver's cache has seen and the driver's own last write, while the cache is healthy;
-   * otherwise a consistent read, as the cache's version says nothing then. A watch cache that has
-   * not reached that version within the API server's 3 s (`blockTimeout`) answers 504 "Too large
-   * resource version", and a consistent read, which then goes to etcd, is made instead.
+   * The API server's answer for an id the cache does not hold, from a read that began after the
+   * miss (misses that arrive while one is being read go in the next read together).
    */
-  async confirmMiss(sandboxId: string): Promise<FoundSandbox[]> {
+  confirmMiss(sandboxId: string): Promise<FoundSandbox[]> {
+    return this.#misses.get(sandboxId);
+  }
+
+  /**
+   * One read for the ids: from the API server's watch cache, no older than what the driver's
+   * cache has seen and the driver's own last write, while the cache is healthy; otherwise a
+   * consistent read, as the cache's version says nothing then. A watch cache that has not reached
+   * that version within the API server's 3 s (`blockTimeout`) answers 504 "Too large resource
+   * version", and a consistent read, which then goes to etcd, is made instead.
+   */
+  async #confirmMisses(sandboxIds: string[]): Promise<Map<string, FoundSandbox[]>> {
     const seen = this.#cache.sandboxesSeenAt();
-    if (seen === undefined) return this.#lookup.byId(sandboxId);
+    if (seen === undefined) return this.#lookup.byIds(sandboxIds);
     try {
-      return await this.#lookup.byIdNotOlderThan(sandboxId, newer(seen, this.#written) ?? seen);
+      return await this.#lookup.byIdsNotOlderThan(sandboxIds, newer(seen, this.#written) ?? seen);
     } catch (err) {
       if (!isKubeApiError(err, 504) || !/too large resource version/i.test(err.detail)) throw err;
-      return this.#lookup.byId(sandboxId);
+      return this.#lookup.byIds(sandboxIds);
     }
   }
 

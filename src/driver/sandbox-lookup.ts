@@ -4,7 +4,7 @@
 // cache cannot vouch for an id, and a cache miss is confirmed here before the gateway is told a
 // sandbox does not exist.
 import { isKubeApiError, type KubeClient } from "../kube";
-import { sandboxIdOf, sandboxSelector, type SandboxResource } from "../sandbox";
+import { LABEL_SANDBOX_ID, sandboxIdOf, sandboxesSelector, type SandboxResource } from "../sandbox";
 import type { RenderSettings } from "../sandbox/settings";
 import { lookupNamespace, sandboxesPath } from "./kube-paths";
 
@@ -26,12 +26,17 @@ export class SandboxLookup {
    * The CRs of this gateway carrying exactly `sandboxId`, oldest first. Normally at most one;
    * more only if something other than this driver created a second one.
    */
-  byId(sandboxId: string): Promise<FoundSandbox[]> {
-    return this.#list(sandboxId, {});
+  async byId(sandboxId: string): Promise<FoundSandbox[]> {
+    return (await this.byIds([sandboxId])).get(sandboxId)!;
+  }
+
+  /** As byId for each of `sandboxIds`, in one LIST (`sandbox-id in (…)`); every id has an entry. */
+  byIds(sandboxIds: readonly string[]): Promise<Map<string, FoundSandbox[]>> {
+    return this.#list(sandboxIds, {});
   }
 
   /**
-   * As byId, read from the API server's watch cache at a resourceVersion no older than
+   * As byIds, read from the API server's watch cache at a resourceVersion no older than
    * `notOlderThan`: what the driver's cache had seen when it missed, or the driver's own last
    * write if that is newer, so a sandbox this driver just created is never missed.
    *
@@ -49,22 +54,28 @@ export class SandboxLookup {
    * watch cache had not received from etcd when it answered (milliseconds), from a writer other
    * than this driver.
    */
-  byIdNotOlderThan(sandboxId: string, notOlderThan: string): Promise<FoundSandbox[]> {
-    return this.#list(sandboxId, { resourceVersion: notOlderThan, resourceVersionMatch: "NotOlderThan" });
+  byIdsNotOlderThan(sandboxIds: readonly string[], notOlderThan: string): Promise<Map<string, FoundSandbox[]>> {
+    return this.#list(sandboxIds, { resourceVersion: notOlderThan, resourceVersionMatch: "NotOlderThan" });
   }
 
-  async #list(sandboxId: string, version: { resourceVersion?: string; resourceVersionMatch?: string }): Promise<FoundSandbox[]> {
+  async #list(sandboxIds: readonly string[], version: { resourceVersion?: string; resourceVersionMatch?: string }): Promise<Map<string, FoundSandbox[]>> {
     const scope = lookupNamespace(this.#settings);
     const list = await this.#client.request<{ items: SandboxResource[] }>({
       verb: "list",
       path: sandboxesPath(this.#settings.apiVersion, scope),
-      query: { labelSelector: sandboxSelector(this.#settings.gatewayId, sandboxId), ...version },
+      query: { labelSelector: sandboxesSelector(this.#settings.gatewayId, sandboxIds), ...version },
       resource: RESOURCE,
       ...(scope === undefined ? {} : { namespace: scope }),
     });
-    return list.items
-      .filter((item): item is FoundSandbox => Boolean(item.metadata?.name && item.metadata.namespace) && sandboxIdOf(item) === sandboxId)
-      .sort((a, b) => createdMs(a) - createdMs(b));
+    const byId = new Map<string, FoundSandbox[]>(sandboxIds.map((id) => [id, []]));
+    for (const item of list.items) {
+      // Listed by its id label; it is that sandbox only if the id it answers to is the same.
+      const id = item.metadata?.labels?.[LABEL_SANDBOX_ID];
+      if (!item.metadata?.name || !item.metadata.namespace || id === undefined || sandboxIdOf(item) !== id) continue;
+      byId.get(id)?.push(item as FoundSandbox);
+    }
+    for (const crs of byId.values()) crs.sort((a, b) => createdMs(a) - createdMs(b));
+    return byId;
   }
 
   /** The CR of that name, or undefined when there is none. */

@@ -30,3 +30,11 @@ export function sandboxSelector(gatewayId: string, sandboxId: string): string {
   checkSandboxId(sandboxId, "sandbox_id");
   return `${managedSelector(gatewayId)},${LABEL_SANDBOX_ID}=${sandboxId}`;
 }
+
+/** As sandboxSelector, for the CRs (and pods) of any of several sandboxes; one id gives the same selector. */
+export function sandboxesSelector(gatewayId: string, sandboxIds: readonly string[]): string {
+  if (sandboxIds.length === 1) return sandboxSelector(gatewayId, sandboxIds[0]!);
+  if (sandboxIds.length === 0) throw new Error("a selector of sandbox ids needs at least one id");
+  for (const id of sandboxIds) checkSandboxId(id, "sandbox_id");
+  return `${managedSelector(gatewayId)},${LABEL_SANDBOX_ID} in (${sandboxIds.join(",")})`;
+}

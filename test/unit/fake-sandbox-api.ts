@@ -1,6 +1,6 @@
 // An in-memory stand-in for the parts of kube-apiserver the driver uses for sandboxes, served over
 // real HTTP so the driver's own KubeClient (deadlines, transport errors) is what talks to it.
-// Sandboxes are stored and listed by label selector (equality terms only, anything else is a
+// Sandboxes are stored and listed by label selector (equality and `in` terms only, anything else is a
 // 400 as the real server's parse error would be), merge-patched and deleted by name with the
 // real server's UID checks (a patch naming another uid is 422, a delete precondition on another
 // uid 409); pods, events and nodes are empty lists; other writes are accepted and recorded with
@@ -35,7 +35,7 @@ interface OpenWatch {
   /** Sandbox watches get sandbox events; others stay quiet. */
   sandboxes: boolean;
   namespace: string | undefined;
-  selector: [string, string][];
+  selector: Selector;
 }
 
 type Obj = { metadata: { name: string; namespace: string; labels?: Record<string, string>; [k: string]: unknown }; [k: string]: unknown };
@@ -247,20 +247,29 @@ function routeOf(path: string): { resource: FakeRequest["resource"]; namespace?:
   return { resource: "other" };
 }
 
-/** Equality terms only; undefined for anything the fake cannot read (the real server would answer 400 to most of it). */
-function parseSelector(selector: string): [string, string][] | undefined {
+/** Each term: a label key and the values it may have. */
+type Selector = [string, string[]][];
+
+/** `k=v` and `k in (v1,v2)` terms only; undefined for anything the fake cannot read (the real server would answer 400 to most of it). */
+function parseSelector(selector: string): Selector | undefined {
   if (selector === "") return [];
-  const terms: [string, string][] = [];
-  for (const term of selector.split(",")) {
-    const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(term);
-    if (!m) return undefined;
-    terms.push([m[1]!, m[2]!]);
+  const terms: Selector = [];
+  // Commas separate terms, except inside an `in (…)` list.
+  for (const term of selector.split(/,(?![^()]*\))/)) {
+    const equal = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(term);
+    const set = /^([A-Za-z0-9./_-]+) in \(([A-Za-z0-9._,-]*)\)$/.exec(term);
+    if (equal) terms.push([equal[1]!, [equal[2]!]]);
+    else if (set) terms.push([set[1]!, set[2]!.split(",")]);
+    else return undefined;
   }
   return terms;
 }
 
-function matches(obj: Obj, selector: [string, string][]): boolean {
-  return selector.every(([k, v]) => obj.metadata.labels?.[k] === v);
+function matches(obj: Obj, selector: Selector): boolean {
+  return selector.every(([k, values]) => {
+    const value = obj.metadata.labels?.[k];
+    return value !== undefined && values.includes(value);
+  });
 }
 
 function inScope(obj: Obj, namespace: string | undefined): boolean {

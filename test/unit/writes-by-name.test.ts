@@ -135,6 +135,44 @@ describe("an id the cache does not hold costs one read from the API server's wat
   });
 });
 
+describe("misses that arrive together are confirmed together", () => {
+  const listsSince = (mark: number) => fake.api.requests.slice(mark).filter((r) => r.startsWith("GET ") && r.includes("/sandboxes?") && !r.includes("watch=1"));
+  const selectorOf = (request: string) => new URL(request.split(" ")[1]!, "http://x").searchParams.get("labelSelector")!;
+
+  test("16 Get misses at once cost two LISTs, not 16: the first at once, the other 15 together in one `in` selector", async () => {
+    fleet(50);
+    const driver = await syncedDriver();
+    const mark = fake.api.requests.length;
+    const ids = Array.from({ length: 16 }, (_, i) => `sb-missing-${i}`);
+    const codes = await Promise.all(ids.map((id) => rejection(driver.get(id)).then((e) => e.code)));
+    expect(codes).toEqual(ids.map(() => "NotFound"));
+    const lists = listsSince(mark);
+    expect(lists).toHaveLength(2);
+    expect(selectorOf(lists[0]!)).toContain("openshell.ai/sandbox-id=sb-missing-0");
+    expect(selectorOf(lists[1]!)).toContain(`openshell.ai/sandbox-id in (${ids.slice(1).join(",")})`);
+    expect(new URL(lists[1]!.split(" ")[1]!, "http://x").searchParams.get("resourceVersionMatch")).toBe("NotOlderThan");
+  });
+
+  test("in a batch of misses, a sandbox another writer made that the watch has not delivered is found, and only it", async () => {
+    const driver = await syncedDriver();
+    fake.api.holdSandboxWatch(true);
+    fake.api.put(sandboxCr({ id: "sb-elsewhere", name: "elsewhere" }));
+    const ids = ["sb-gone-1", "sb-gone-2", "sb-elsewhere", "sb-gone-3"];
+    const answers = await Promise.all(ids.map((id) => driver.get(id).then((s) => s.id, (e: { code?: string }) => e.code)));
+    expect(answers).toEqual(["NotFound", "NotFound", "sb-elsewhere", "NotFound"]);
+    fake.api.holdSandboxWatch(false);
+  });
+
+  test("a batch's failed read answers UNAVAILABLE to every Get in it, and the next miss is read afresh", async () => {
+    const driver = await syncedDriver();
+    fake.api.fail = (r) => (r.resourceVersionMatch === "NotOlderThan" ? { code: 500, message: "etcd is down" } : undefined);
+    const codes = await Promise.all(["sb-a", "sb-b", "sb-c"].map((id) => rejection(driver.get(id)).then((e) => e.code)));
+    expect(codes).toEqual(["Unavailable", "Unavailable", "Unavailable"]);
+    fake.api.fail = () => undefined;
+    expect((await rejection(driver.get("sb-d"))).code).toBe("NotFound");
+  });
+});
+
 describe("a cache that is behind never lands a write on the wrong sandbox", () => {
   test("Stop of a sandbox whose name now holds another sandbox patches nothing and is NOT_FOUND after one live lookup", async () => {
     fake.api.put(sandboxCr({ id: "sb-old", name: "demo" }));
