@@ -1,10 +1,10 @@
-// Reads by key that many callers want at the same moment, made together. A read goes out at once
-// when none is in flight; keys asked for while one is, wait for it and go out together in the
-// next. Why: a Get miss is confirmed with a label-selected LIST, and the API server answers one by
-// walking every Sandbox of the namespace in memory (it keeps no label index for custom
-// resources), so 16 misses at once were 16 walks of the fleet competing for its CPU; now they are
-// at most two, one after the other. Every caller's answer comes from a read that began after it
-// asked, so a batched answer is never older than one of its own would have been.
+// Reads by key that many callers want at the same moment, made together: group commit for reads.
+// A read goes out at once when none is in flight; keys asked for while one is, wait for it and go
+// out together in the next. So N callers at once cost ⌈(N − 1) / maxKeys⌉ + 1 reads one after
+// another, where they were N at once, and a caller waits at most for the read in flight and its
+// own. Every caller's answer comes from a read that began after it asked (one asking again for a
+// key being read waits for the next read), so a batched answer is never older than one of its
+// own would have been.
 
 interface Waiter<V> {
   key: string;
@@ -18,7 +18,7 @@ export class BatchedReads<V> {
   #waiting: Waiter<V>[] = [];
   #reading = false;
 
-  /** `read` answers every key it is given; at most `maxKeys` go in one read (a selector's length is bounded). */
+  /** `read` answers every key it is given; at most `maxKeys` go in one read. */
   constructor(read: (keys: string[]) => Promise<Map<string, V>>, maxKeys: number) {
     this.#read = read;
     this.#maxKeys = maxKeys;
@@ -42,18 +42,20 @@ export class BatchedReads<V> {
     }
     this.#waiting = rest;
     this.#reading = true;
-    this.#read([...keys])
-      .then(
-        (answers) => {
-          for (const waiter of batch) {
-            if (answers.has(waiter.key)) waiter.resolve(answers.get(waiter.key)!);
-            else waiter.reject(new Error(`the read of ${keys.size} keys gave no answer for ${waiter.key}`));
-          }
-        },
-        (err) => {
-          for (const waiter of batch) waiter.reject(err);
-        },
-      )
+    // Started inside a promise, so a read that throws rather than rejecting still settles.
+    Promise.resolve()
+      .then(() => this.#read([...keys]))
+      .then((answers) => {
+        for (const waiter of batch) {
+          const answer = answers.get(waiter.key);
+          if (answer === undefined) waiter.reject(new Error(`a read of ${keys.size} keys gave no answer for ${waiter.key}`));
+          else waiter.resolve(answer);
+        }
+      })
+      // A settled waiter ignores a second settlement, so this reaches only the ones not yet answered.
+      .catch((err: unknown) => {
+        for (const waiter of batch) waiter.reject(err);
+      })
       .finally(() => {
         this.#reading = false;
         this.#next();

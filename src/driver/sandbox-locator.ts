@@ -8,6 +8,7 @@
 // what it holds (not synced, a watch failing) is not asked at all. Misses that arrive together
 // are confirmed together (BatchedReads): one read for the ids that missed meanwhile.
 import { isKubeApiError } from "../kube";
+import { checkSandboxId } from "../sandbox/sandbox-id";
 import { BatchedReads } from "./batched-reads";
 import type { SandboxCache } from "./sandbox-cache";
 import type { FoundSandbox, SandboxLookup } from "./sandbox-lookup";
@@ -34,8 +35,8 @@ export interface Located {
 }
 
 /**
- * Ids whose misses one read confirms at most: 64 ids of up to 63 characters keep the label
- * selector near 4 KiB, well inside the API server's request-line limit.
+ * Ids whose misses one read confirms at most: 64 ids of up to 63 characters make a selector of
+ * about 4.3 KB once URL-encoded, inside the 8 KB request line common proxies allow.
  */
 const MISSES_PER_READ = 64;
 
@@ -71,9 +72,15 @@ export class SandboxLocator {
 
   /**
    * The API server's answer for an id the cache does not hold, from a read that began after the
-   * miss (misses that arrive while one is being read go in the next read together).
+   * miss. Misses that arrive while one is being read go in the next read together: the API
+   * server answers a label-selected read by walking every Sandbox of the namespace in memory (it
+   * keeps no label index for custom resources), so 16 misses at once were 16 walks of the fleet
+   * competing for its CPU, and are now two, one after the other. The price: a miss may wait for
+   * the read in flight before its own.
    */
   confirmMiss(sandboxId: string): Promise<FoundSandbox[]> {
+    // Checked here too, so an id that is not a label value fails its own call, not a batch.
+    checkSandboxId(sandboxId, "sandbox_id");
     return this.#misses.get(sandboxId);
   }
 

@@ -5,6 +5,7 @@
 // (fake-sandbox-api.ts) the driver's own client and informers talk to.
 import { describe, expect, test } from "bun:test";
 import type { SandboxDriver } from "../../src/driver/driver";
+import { sandboxesSelector, sandboxSelector } from "../../src/sandbox";
 import { sandboxCr } from "./fake-sandbox-api";
 import { driverRejection as rejection, driversOnFakeApi, eventually } from "./driver-on-fake-api";
 import { makeSandbox } from "./fixtures";
@@ -158,9 +159,19 @@ describe("misses that arrive together are confirmed together", () => {
     fake.api.holdSandboxWatch(true);
     fake.api.put(sandboxCr({ id: "sb-elsewhere", name: "elsewhere" }));
     const ids = ["sb-gone-1", "sb-gone-2", "sb-elsewhere", "sb-gone-3"];
+    const mark = fake.api.requests.length;
     const answers = await Promise.all(ids.map((id) => driver.get(id).then((s) => s.id, (e: { code?: string }) => e.code)));
     expect(answers).toEqual(["NotFound", "NotFound", "sb-elsewhere", "NotFound"]);
+    expect(listsSince(mark).map(selectorOf).map((s) => s.split(",openshell.ai/sandbox-id")[1])).toEqual(["=sb-gone-1", " in (sb-gone-2,sb-elsewhere,sb-gone-3)"]);
     fake.api.holdSandboxWatch(false);
+  });
+
+  test("the selector of several ids refuses any id that is not a label value, so no id can widen what a batch matches", () => {
+    expect(sandboxesSelector("gw", ["sb-1"])).toBe(sandboxSelector("gw", "sb-1"));
+    expect(sandboxesSelector("gw", ["sb-1", "sb-2"])).toBe("openshell.ai/managed-by=openshell,openshell.ai/gateway-id=gw,openshell.ai/sandbox-id in (sb-1,sb-2)");
+    for (const hostile of ["sb-1,sb-2", "sb-1)", "x),openshell.ai/sandbox-name in (y", "a b", "!x"]) {
+      expect(() => sandboxesSelector("gw", ["sb-ok", hostile])).toThrow(/sandbox_id/);
+    }
   });
 
   test("a batch's failed read answers UNAVAILABLE to every Get in it, and the next miss is read afresh", async () => {
