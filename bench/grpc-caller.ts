@@ -38,8 +38,7 @@ export class GrpcioCaller {
     }
     const stderr = await new Response(this.#proc.stderr).text();
     const exit = await this.#proc.exited;
-    const error = new Error(`bench/grpc_caller.py exited (${exit}) with ${this.#waiting.size} calls unanswered: ${stderr}`);
-    if (this.#waiting.size > 0) throw error;
+    if (this.#waiting.size > 0) throw new Error(`bench/grpc_caller.py exited (${exit}) with ${this.#waiting.size} calls unanswered: ${stderr}`);
   }
 
   /** One call of `method` with `message`; rejects unless it ends with `expect` (OK by default). */
